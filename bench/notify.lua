@@ -1,0 +1,22 @@
+dofile(os.getenv("BENCH") .. "/report.lua")
+-- POST /notify/wechat with signed notifies, each for another order: the lines of $LIST are
+-- split between the threads, so no two requests pay the same order.
+local bodies = {}
+local i = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  threads[#threads + 1] = thread
+end
+function init(args)
+  local n = 0
+  local count = tonumber(os.getenv("THREADS"))
+  for line in io.lines(os.getenv("LIST")) do
+    if n % count == tid then bodies[#bodies + 1] = line end
+    n = n + 1
+  end
+end
+function request()
+  i = i % #bodies + 1
+  return wrk.format("POST", "/notify/wechat", { ["Content-Type"] = "text/xml" }, bodies[i])
+end

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The benchmark: the release binary under wrk, on Postgres + Redis and on the embedded default
+# (SQLite + in-process cache), in one run. Prints req/s, p50/p99 latency, errors, each figure as
+# a ratio to /healthz of the same binary, webhook deliveries/s and peak RSS.
+#
+#   bench/run.sh            # 10 s per scenario, 256 connections, 2 wrk threads
+#   bench/run.sh --short    # 1 s, 16 connections: proves it works (CI runs this; no thresholds)
+#
+# Needs: wrk (Debian), python3, psql; Postgres and Redis on 127.0.0.1 for the first backend.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCH=$PWD/bench
+
+DURATION=10s CONNECTIONS=256 THREADS=2 WARM_ORDERS=100
+if [ "${1:-}" = "--short" ]; then DURATION=1s CONNECTIONS=16 THREADS=1 WARM_ORDERS=20; fi
+PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
+# On one host TLS to Postgres only burns CPU (libpq would negotiate it by default).
+PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/pc_bench?sslmode=disable}
+REDIS=${BENCH_REDIS_URL:-redis://127.0.0.1:6379}
+BIN=${PAYMENT_CENTER_BIN:-$PWD/target/release/payment-center}
+[ -x "$BIN" ] || cargo build --release --locked --bin payment-center
+command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install wrk)" >&2; exit 1; }
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+SINK_PORT=$(free_port)
+python3 "$BENCH/sink.py" "$SINK_PORT" & PIDS+=($!)
+SINK="http://127.0.0.1:$SINK_PORT/paid"
+
+# sql BACKEND QUERY: runs QUERY on the backend's database, prints rows as a|b.
+sql() {
+    if [ "$1" = postgres ]; then psql -q "${PG_URL%%\?*}" -Atc "$2"
+    else python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); r=c.execute(sys.argv[2]); c.commit(); [print("|".join(map(str,x))) for x in r.fetchall()]' "$DB_FILE" "$2"; fi
+}
+
+# start NAME [ENV=VALUE…]: the service on a free port; sets BASE, PID, KEY (first start).
+start() {
+    local name=$1; shift
+    local port; port=$(free_port)
+    env "$@" BIND_ADDR="127.0.0.1:$port" RUST_LOG=warn SANDBOX_NOTIFY_SCHEDULE=1h \
+        "$BIN" serve >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    PID=$!; PIDS+=("$PID"); BASE="http://127.0.0.1:$port"
+    for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
+    curl -sf "$BASE/healthz" >/dev/null || { cat "$WORK/$name.err" >&2; exit 1; }
+    local key; key=$(sed -n 's/.*"api_key": "\(sk_[A-Za-z0-9]*\)".*/\1/p' "$WORK/$name.out")
+    [ -n "$key" ] && KEY=$key
+    return 0
+}
+
+peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+
+metric() { curl -s "$BASE/metrics" | awk -v m="$1" 'index($0, m) == 1 {print $2; found=1} END {if (!found) print 0}'; }
+
+declare -A RPS
+ROWS=()
+# bench BACKEND NAME [wrk args…]: one scenario, one table row.
+bench() {
+    local backend=$1 name=$2; shift 2
+    local out
+    # Scenario scripts load report.lua themselves (wrk takes one script); plain URLs use it.
+    local script=()
+    case " $* " in *" -s "*) ;; *) script=(-s "$BENCH/report.lua") ;; esac
+    out=$(BENCH=$BENCH wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "${script[@]}" "$@" | tail -1)
+    local rps p50 p99 errors
+    read -r rps p50 p99 errors < <(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("%.0f %.2f %.2f %d" % (r["requests"]/(r["duration_us"]/1e6), r["p50_us"]/1000, r["p99_us"]/1000, r["errors"]))' "$out")
+    RPS[$backend.$name]=$rps
+    if [ "$errors" != 0 ]; then
+        ROWS+=("$(printf '%-9s %-22s errors: %s' "$backend" "$name" "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["detail"])' "$out")")")
+    fi
+    local base=${RPS[$backend.healthz]:-$rps}
+    ROWS+=("$(printf '%-9s %-22s %9s %8s %8s %7s %7s' "$backend" "$name" "$rps" "$p50" "$p99" "$errors" "$(python3 -c "print('%.2f' % ($rps/$base))")")")
+}
+
+run_backend() {
+    local backend=$1
+    local db_env=() extra_env=()
+    if [ "$backend" = postgres ]; then
+        psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS pc_bench WITH (FORCE)" -c "CREATE DATABASE pc_bench"
+        # Let Postgres write out what earlier runs left, so its checkpoint does not land in ours.
+        psql -q "$PG_ADMIN" -c "CHECKPOINT"
+        db_env=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS" REDIS_KEY_PREFIX="pc-bench:$$:" DEMO_MERCHANT=true)
+    else
+        DB_FILE=$WORK/bench.db
+        db_env=(DATABASE_URL="$DB_FILE")
+    fi
+    start "$backend-a" "${db_env[@]}" RUN_WORKERS=false
+    local a=$PID
+
+    bench "$backend" healthz "$BASE/healthz"
+
+    # Storefront checkout and merchant native, with code_urls already cached.
+    : >"$WORK/tokens"; : >"$WORK/ids"
+    for i in $(seq 1 "$WARM_ORDERS"); do
+        curl -sf -X POST "$BASE/v1/orders" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+            -d "{\"merchant_order_id\":\"w$i\",\"merchant_user_id\":\"bench\",\"amount\":1,\"pay_method\":\"wechat\",\"return_url\":\"$SINK\"}" \
+            | python3 -c 'import json,sys; print(json.load(sys.stdin)["checkout_token"])' >>"$WORK/tokens"
+        curl -sf -X POST "$BASE/v1/orders/w$i/wechat/native" -H "Authorization: Bearer $KEY" >/dev/null
+        echo "w$i" >>"$WORK/ids"
+    done
+    LIST=$WORK/tokens PATH_TEMPLATE=/v1/checkout/TOKEN bench "$backend" "checkout (cached)" "$BASE" -s "$BENCH/get_tokens.lua"
+    LIST=$WORK/ids API_KEY=$KEY bench "$backend" "native (cached)" "$BASE" -s "$BENCH/native.lua"
+
+    # Order creation; the orders it makes are then paid by the notify scenario.
+    API_KEY=$KEY SINK=$SINK bench "$backend" "create order" "$BASE" -s "$BENCH/create.lua"
+    sql "$backend" "INSERT INTO wechat_trades (out_trade_no, order_id, trade_type, status, prepay_id, created_at, close_requested, query_attempts)
+                    SELECT id, id, 'NATIVE', 'OPEN', 'wx_bench', created_at, FALSE, 0 FROM orders WHERE merchant_order_id LIKE 'c%'"
+    sql "$backend" "SELECT id, amount FROM orders WHERE merchant_order_id LIKE 'c%'" | python3 "$BENCH/notifies.py" >"$WORK/notifies"
+    local paid_before paid_after
+    paid_before=$(metric 'payment_center_order_transitions_total{to="PAID"}')
+    LIST=$WORK/notifies THREADS=$THREADS bench "$backend" "notify (wrk req/s)" "$BASE" -s "$BENCH/notify.lua"
+    paid_after=$(metric 'payment_center_order_transitions_total{to="PAID"}')
+    local seconds=${DURATION%s}
+    ROWS+=("$(printf '%-9s %-22s %9s' "$backend" "notify transitions/s" "$(( (paid_after - paid_before) / seconds ))")")
+    local rss_a; rss_a=$(peak_rss_mib "$a")
+    kill -TERM "$a"; wait "$a" 2>/dev/null || true
+
+    # Webhook delivery: a fresh instance with its worker, every paid event due, a local sink.
+    local pending; pending=$(sql "$backend" "SELECT COUNT(*) FROM webhook_events WHERE status = 'PENDING'")
+    local started; started=$(date +%s.%N)
+    start "$backend-b" "${db_env[@]}" RUN_WORKERS=true
+    local b=$PID
+    for _ in $(seq 1 1200); do
+        [ "$(sql "$backend" "SELECT COUNT(*) FROM webhook_events WHERE status = 'PENDING'")" = 0 ] && break
+        sleep 0.1
+    done
+    local took; took=$(python3 -c "import time; print(time.time() - $started)")
+    local delivered; delivered=$(sql "$backend" "SELECT COUNT(*) FROM webhook_events WHERE status = 'DELIVERED'")
+    ROWS+=("$(printf '%-9s %-22s %9s   (%s events in %.1f s, start-up included)' "$backend" "webhook deliveries/s" \
+        "$(python3 -c "print('%.0f' % ($delivered/$took))")" "$delivered" "$took")")
+    local rss_b; rss_b=$(peak_rss_mib "$b")
+    kill -TERM "$b"; wait "$b" 2>/dev/null || true
+    ROWS+=("$(printf '%-9s %-22s %9s MiB (serving, %d connections) / %s MiB (delivering)' "$backend" "peak RSS" "$rss_a" "$CONNECTIONS" "$rss_b")")
+    [ "$pending" = "$delivered" ] || ROWS+=("$backend: $pending events were pending, $delivered delivered")
+}
+
+for backend in ${BENCH_BACKENDS:-postgres sqlite}; do
+    run_backend "$backend"
+done
+
+echo
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-9s %-22s %9s %8s %8s %7s %7s\n' backend scenario 'req/s' 'p50 ms' 'p99 ms' errors '×healthz'
+printf '%s\n' "${ROWS[@]}"

@@ -1,0 +1,3 @@
+DROP TABLE wechat_trades;
+DROP TABLE orders;
+DROP TABLE merchants;

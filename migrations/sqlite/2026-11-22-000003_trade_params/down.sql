@@ -1,0 +1,1 @@
+ALTER TABLE wechat_trades DROP COLUMN params;

@@ -1,0 +1,47 @@
+use crate::error::ApiError;
+use actix_web::{mime, web, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+/// Larger than any order or notify we accept; a bigger body is refused before it is read.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// Reads a JSON body ourselves (instead of the `Json` extractor) so that a handler checks
+/// the API key first, and every body error is the API's error envelope.
+pub async fn read_json(req: &HttpRequest, mut payload: web::Payload) -> Result<Value, ApiError> {
+    let content_type = req.mime_type().ok().flatten();
+    let is_json = content_type.as_ref().is_some_and(|m| {
+        m.type_() == mime::APPLICATION
+            && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+    });
+    if !is_json {
+        return Err(ApiError::InvalidRequest(
+            "Content-Type must be application/json".into(),
+        ));
+    }
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "the request body must be at most {MAX_JSON_BODY} bytes"
+        ))
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_JSON_BODY) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::InvalidRequest(format!("the request body could not be read: {e}"))
+        })?;
+        if body.len() + chunk.len() > MAX_JSON_BODY {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::InvalidRequest(format!("the request body is not valid JSON: {e}")))
+}

@@ -1,0 +1,45 @@
+//! The storefront API: no secret, the checkout token is the capability. Every answer carries
+//! `Access-Control-Allow-Origin: *` (see `api::configure`) so a shop's page on its own domain
+//! can call it; no cookie or credential is involved.
+
+use crate::core::checkout;
+use crate::domain::time;
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+
+/// `GET /v1/checkout/{checkout_token}`.
+pub async fn view(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let snapshot = checkout::view(&state, &token).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .content_type("application/json")
+        .body(snapshot.checkout_json()))
+}
+
+/// `GET /v1/checkout/{checkout_token}/qr.svg`: cacheable while the code_url lives.
+pub async fn qr_svg(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let snapshot = checkout::view(&state, &token).await?;
+    let code = snapshot.code.clone().ok_or_else(|| {
+        ApiError::OrderNotPayable(format!(
+            "the order is {} and has no QR code to pay",
+            snapshot.order.status
+        ))
+    })?;
+    let svg = checkout::qr_svg(&code.code_url)?;
+    let max_age = (code.expires_at - time::now()).num_seconds().clamp(0, 7200) - 60;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((
+            "Cache-Control",
+            format!("private, max-age={}", max_age.max(0)),
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(svg))
+}

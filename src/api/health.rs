@@ -1,0 +1,59 @@
+use crate::db;
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
+
+/// The process answers.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+fn check(result: &Result<(), String>) -> Value {
+    match result {
+        Ok(()) => json!({"status": "ok"}),
+        Err(e) => json!({"status": "down", "error": e}),
+    }
+}
+
+/// The database and the cache answer; a 503 names the one that does not.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    // The answer says which store is down; the detail (hosts, users) goes to the log only.
+    let database = db::run(&state.pool, |conn| {
+        db::ping(conn).map_err(db::DbError::from)
+    })
+    .await
+    .map_err(|e| {
+        log::warn!("readyz: {e}");
+        "the database does not answer".to_owned()
+    });
+    let cache = state.cache.ping().await.map_err(|e| {
+        log::warn!("readyz: cache: {e}");
+        format!("{} does not answer", state.cache.kind())
+    });
+    let ready = database.is_ok() && cache.is_ok();
+    let mut cache_check = check(&cache);
+    cache_check["kind"] = json!(state.cache.kind());
+    let body = json!({
+        "status": if ready { "ok" } else { "unavailable" },
+        "database": check(&database),
+        "cache": cache_check,
+    });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        log::warn!("not ready: {body}");
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// Prometheus text format. The webhook queue depth is read from the database at scrape time.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let depth = db::run(&state.pool, |conn| {
+        db::webhook_events::pending_count(conn).map_err(db::DbError::from)
+    })
+    .await
+    .ok();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::render(depth))
+}

@@ -1,0 +1,209 @@
+//! The foodie-payment course's payment center endpoints, served unchanged so that a
+//! "天天吃货" shop switches by changing one URL. Every answer is the course's envelope
+//! `{"status", "msg", "data"}` with HTTP 200: 200 OK, 500 an error (`errorMsg`), 502 a bad
+//! identity (`errorTokenMsg`). Authentication: headers `imoocUserId` (merchant id) and
+//! `password` (API key).
+
+use crate::core::merchants::{self, MerchantProfile};
+use crate::core::orders::{self, CreateOrder};
+use crate::core::payments::{self, Switch};
+use crate::db::{self, orders::Order};
+use crate::domain::{time, ApiKey, Description, OrderStatus, PayMethod};
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+const NOT_PAYABLE: &str = "该订单不存在，或已经支付";
+
+fn envelope(status: i32, msg: &str, data: Value) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": status, "msg": msg, "data": data }))
+}
+
+fn ok(data: Value) -> HttpResponse {
+    envelope(200, "OK", data)
+}
+
+fn error_msg(msg: &str) -> HttpResponse {
+    envelope(500, msg, Value::Null)
+}
+
+/// The course's camelCase names in our messages, which name snake_case fields.
+fn camel(message: &str) -> String {
+    [
+        ("merchant_order_id", "merchantOrderId"),
+        ("merchant_user_id", "merchantUserId"),
+        ("pay_method", "payMethod"),
+        ("return_url", "returnUrl"),
+    ]
+    .iter()
+    .fold(message.to_owned(), |m, (snake, camel)| {
+        m.replace(snake, camel)
+    })
+}
+
+fn api_error(e: ApiError) -> HttpResponse {
+    match e {
+        ApiError::Internal(_) | ApiError::Unavailable(_) => {
+            log::warn!("legacy endpoint: {e:?}");
+            error_msg("支付中心暂时不可用，请稍后再试")
+        }
+        other => error_msg(&camel(&other.to_string())),
+    }
+}
+
+async fn merchant(state: &AppState, req: &HttpRequest) -> Result<MerchantProfile, HttpResponse> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let refused = || {
+        envelope(
+            502,
+            "商户身份验证失败：请检查请求头 imoocUserId 和 password",
+            Value::Null,
+        )
+    };
+    let (Some(user_id), Some(password)) = (header("imoocUserId"), header("password")) else {
+        return Err(refused());
+    };
+    match merchants::authenticate(&state.pool, ApiKey::from_presented(&password)).await {
+        Ok(m) if m.id == user_id => Ok(m),
+        Ok(_) | Err(ApiError::Unauthorized(_)) => Err(refused()),
+        Err(e) => Err(api_error(e)),
+    }
+}
+
+/// Query string and, for a form body, its fields (the course sends either).
+async fn params(req: &HttpRequest, body: web::Bytes) -> HashMap<String, String> {
+    let mut params: HashMap<String, String> =
+        url::form_urlencoded::parse(req.query_string().as_bytes())
+            .into_owned()
+            .collect();
+    if req.content_type() == "application/x-www-form-urlencoded" {
+        for (k, v) in url::form_urlencoded::parse(&body).into_owned() {
+            params.entry(k).or_insert(v);
+        }
+    }
+    params
+}
+
+/// `POST /payment/createMerchantOrder`, JSON `{merchantOrderId, merchantUserId, amount,
+/// payMethod, returnUrl}`: the rules and idempotency of `POST /v1/orders`.
+pub async fn create_merchant_order(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let merchant = match merchant(&state, &req).await {
+        Ok(m) => m,
+        Err(refused) => return refused,
+    };
+    let legacy: Map<String, Value> = match serde_json::from_slice(&body) {
+        Ok(Value::Object(map)) => map,
+        _ => return error_msg("请求体必须是 JSON 对象 (the body must be a JSON object)"),
+    };
+    let mut v1 = Map::new();
+    for (from, to) in [
+        ("merchantOrderId", "merchant_order_id"),
+        ("merchantUserId", "merchant_user_id"),
+        ("amount", "amount"),
+        ("payMethod", "pay_method"),
+        ("returnUrl", "return_url"),
+    ] {
+        if let Some(value) = legacy.get(from) {
+            v1.insert(to.to_owned(), value.clone());
+        }
+    }
+    if let Some(user) = legacy.get("merchantUserId").and_then(Value::as_str) {
+        let description = Description::truncated(&format!("天天吃货-付款用户[{user}]"));
+        v1.insert("description".into(), json!(description.as_str()));
+    }
+    let request = match CreateOrder::parse(&Value::Object(v1), &merchant) {
+        Ok(r) => r,
+        Err(e) => return api_error(e),
+    };
+    match db::run(&state.pool, move |conn| {
+        orders::create(conn, &merchant, &request)
+    })
+    .await
+    {
+        Ok(_) => ok(json!("商户订单创建成功！")),
+        Err(e) => api_error(e),
+    }
+}
+
+/// The identified merchant and its order named by `merchantOrderId` + `merchantUserId` (query
+/// or form); `Err` is the answer to give, `missing` the message for an order not found.
+async fn identified_order(
+    req: &HttpRequest,
+    state: &AppState,
+    body: web::Bytes,
+    missing: &str,
+) -> Result<(MerchantProfile, Order), HttpResponse> {
+    let merchant = merchant(state, req).await?;
+    let params = params(req, body).await;
+    let (Some(order_id), Some(user_id)) =
+        (params.get("merchantOrderId"), params.get("merchantUserId"))
+    else {
+        return Err(error_msg("merchantOrderId 和 merchantUserId 不能为空"));
+    };
+    match orders::get(&state.pool, &merchant, order_id).await {
+        Ok(order) if &order.merchant_user_id == user_id => Ok((merchant, order)),
+        Ok(_) | Err(ApiError::NotFound(_)) => Err(error_msg(missing)),
+        Err(e) => Err(api_error(e)),
+    }
+}
+
+/// `POST /payment/getWXPayQRCode?merchantOrderId=…&merchantUserId=…` (query or form).
+pub async fn get_wxpay_qr_code(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let order = match identified_order(&req, &state, body, NOT_PAYABLE).await {
+        Ok((_, order)) => order,
+        Err(answer) => return answer,
+    };
+    match payments::native_code_url(&state, &order, Switch::Supersede).await {
+        Ok(code) => ok(json!({
+            "amount": order.amount,
+            "merchantOrderId": order.merchant_order_id,
+            "merchantUserId": order.merchant_user_id,
+            "qrCodeUrl": code.code_url,
+        })),
+        Err(ApiError::OrderNotPayable(_)) => error_msg(NOT_PAYABLE),
+        Err(e) => api_error(e),
+    }
+}
+
+/// `POST /payment/getPaymentCenterOrderInfo?merchantOrderId=…&merchantUserId=…`.
+pub async fn get_payment_center_order_info(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (merchant, order) = match identified_order(&req, &state, body, "该订单不存在").await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let status = OrderStatus::from_stored(&order.status).unwrap_or(OrderStatus::Closed);
+    let pay_method = PayMethod::from_stored(&order.pay_method).map_or(1, PayMethod::legacy_code);
+    ok(json!({
+        "id": order.id,
+        "merchantOrderId": order.merchant_order_id,
+        "merchantUserId": order.merchant_user_id,
+        "amount": order.amount,
+        "payMethod": pay_method,
+        "payStatus": status.legacy_code(),
+        "comeFrom": merchant.name,
+        "returnUrl": order.return_url,
+        "isDelete": 0,
+        "createdTime": time::rfc3339(order.created_at),
+    }))
+}

@@ -1,0 +1,113 @@
+//! HTTP handlers, thin: parse the request, call `crate::core`, map the error once.
+
+mod auth;
+mod body;
+mod cashier;
+mod checkout;
+mod health;
+mod legacy;
+mod notify;
+mod openapi;
+mod orders;
+mod payments;
+mod webhooks;
+
+pub use auth::AuthenticatedMerchant;
+pub use body::{read_json, MAX_JSON_BODY};
+pub use openapi::OPENAPI_JSON;
+
+use crate::error::ApiError;
+use crate::metrics;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// Declares routes once: `configure` registers them, and `ROUTES` lists (method, path) for
+/// the test that keeps the OpenAPI document true.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+            $(cfg.service(
+                $crate::api::resource($path).route(actix_web::web::$method().to($handler)),
+            );)*
+        }
+    };
+}
+pub(crate) use routes;
+
+// Routes are matched in this order: the hottest first (the storefront polls its checkout).
+routes! {
+    get "/healthz" => health::healthz;
+    get "/v1/checkout/{checkout_token}" => checkout::view;
+    post "/v1/orders/{merchant_order_id}/wechat/native" => payments::native;
+    get "/v1/checkout/{checkout_token}/qr.svg" => checkout::qr_svg;
+    get "/readyz" => health::readyz;
+    get "/metrics" => health::metrics;
+    get "/openapi.json" => openapi::document;
+    post "/v1/orders" => orders::create;
+    get "/v1/orders/{merchant_order_id}" => orders::get;
+    post "/v1/orders/{merchant_order_id}/wechat/jsapi" => payments::jsapi;
+    post "/v1/orders/{merchant_order_id}/wechat/h5" => payments::h5;
+    post "/v1/orders/{merchant_order_id}/wechat/app" => payments::app;
+    post "/v1/orders/{merchant_order_id}/close" => payments::close;
+    get "/v1/orders/{merchant_order_id}/webhooks" => webhooks::list;
+    post "/v1/orders/{merchant_order_id}/webhooks/redeliver" => webhooks::redeliver;
+    get "/checkout/{checkout_token}" => cashier::page;
+    get "/assets/cashier.js" => cashier::script;
+    get "/assets/cashier.css" => cashier::stylesheet;
+    get "/favicon.ico" => cashier::favicon;
+    post "/notify/wechat" => notify::wechat;
+    post "/payment/notice/wxpay" => notify::wechat;
+    post "/payment/createMerchantOrder" => legacy::create_merchant_order;
+    post "/payment/getWXPayQRCode" => legacy::get_wxpay_qr_code;
+    post "/payment/getPaymentCenterOrderInfo" => legacy::get_payment_center_order_info;
+}
+
+/// A resource whose wrong-method answer is the JSON error envelope like every other error.
+pub fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// Every path that matches no route.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "no such endpoint: {} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// Counts every request by route pattern (never by id) and status, and lets a shop's page
+/// on its own domain read every storefront answer, errors included: the checkout token is the
+/// capability, no cookie or key is involved.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let storefront = req.path().starts_with("/v1/checkout/");
+    let mut response = next.call(req).await?;
+    if storefront {
+        response
+            .headers_mut()
+            .insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    }
+    let route = response.request().match_pattern();
+    metrics::http_request(
+        route.as_deref().unwrap_or("unmatched"),
+        response.request().method().as_str(),
+        response.status().as_u16(),
+    );
+    Ok(response)
+}

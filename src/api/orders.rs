@@ -1,0 +1,37 @@
+use super::{read_json, AuthenticatedMerchant};
+use crate::core::orders::{self, CreateOrder, Created, OrderView};
+use crate::db;
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// `POST /v1/orders`: 201 with a new order, 200 with the same order for the same request.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    merchant: AuthenticatedMerchant,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json(&req, payload).await?;
+    let request = CreateOrder::parse(&body, &merchant)?;
+    let merchant = merchant.0;
+    let (order, created) = db::run(&state.pool, move |conn| {
+        orders::create(conn, &merchant, &request)
+    })
+    .await?;
+    let view = OrderView::new(order, &state.public_base_url);
+    Ok(match created {
+        Created::New => HttpResponse::Created().json(view),
+        Created::AlreadyExisted => HttpResponse::Ok().json(view),
+    })
+}
+
+/// `GET /v1/orders/{merchant_order_id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    merchant: AuthenticatedMerchant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let order = orders::get(&state.pool, &merchant, &path).await?;
+    Ok(HttpResponse::Ok().json(OrderView::new(order, &state.public_base_url)))
+}

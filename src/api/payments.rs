@@ -1,0 +1,171 @@
+//! Paying an order through WeChat: one endpoint per trade type, and closing.
+
+use super::{read_json, AuthenticatedMerchant};
+use crate::core::lifecycle;
+use crate::core::orders::{self, OrderView};
+use crate::core::payments::{self, Switch, TradeRequest};
+use crate::core::snapshots::{self, OrderSnapshot};
+use crate::domain::time::rfc3339;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::wechat::{pay_params, WechatConfig};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+/// `POST /v1/orders/{merchant_order_id}/wechat/native`.
+pub async fn native(
+    state: web::Data<AppState>,
+    merchant: AuthenticatedMerchant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let snapshot = match snapshots::by_merchant_order(&merchant.id, &path) {
+        Some(snapshot) if snapshot.code.is_some() => snapshot,
+        _ => {
+            let read_at = std::time::Instant::now();
+            let order = orders::get(&state.pool, &merchant, &path).await?;
+            let code = payments::native_code_url(&state, &order, Switch::Supersede).await?;
+            let snapshot = OrderSnapshot::new(order, Some(code));
+            snapshots::remember(&snapshot, read_at);
+            snapshot
+        }
+    };
+    let (order, Some(code)) = (&snapshot.order, &snapshot.code) else {
+        return Err(ApiError::Internal(
+            "a native snapshot without its code".into(),
+        ));
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "merchant_order_id": order.merchant_order_id,
+        "amount": order.amount,
+        "code_url": code.code_url,
+        "expires_at": rfc3339(code.expires_at),
+    })))
+}
+
+fn string_field<'a>(body: &'a Value, field: &str) -> Result<&'a str, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Err(ApiError::InvalidRequest(format!("{field} is required"))),
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(ApiError::InvalidRequest(format!(
+            "{field} must be a string"
+        ))),
+    }
+}
+
+/// An openid is 1–128 characters of `[A-Za-z0-9_-]` (WeChat's are 28).
+fn parse_openid(body: &Value) -> Result<String, ApiError> {
+    let openid = string_field(body, "openid")?;
+    let ok = (1..=128).contains(&openid.len())
+        && openid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(openid.to_owned())
+    } else {
+        Err(ApiError::InvalidRequest(
+            "openid must be 1–128 characters of A-Z, a-z, 0-9, '_' or '-'".into(),
+        ))
+    }
+}
+
+/// `POST /v1/orders/{merchant_order_id}/wechat/jsapi` with `{"openid"}`: the parameters of
+/// `wx.requestPayment` / `WeixinJSBridge.invoke('getBrandWCPayRequest', …)`.
+pub async fn jsapi(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    merchant: AuthenticatedMerchant,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json(&req, payload).await?;
+    let openid = parse_openid(&body)?;
+    let request = TradeRequest::Jsapi { openid };
+    prepay_params(&state, &merchant, &path, &request, pay_params::jsapi).await
+}
+
+/// The client parameters `build` makes of the prepay_id of the order's trade for `request`.
+async fn prepay_params(
+    state: &AppState,
+    merchant: &AuthenticatedMerchant,
+    merchant_order_id: &str,
+    request: &TradeRequest,
+    build: fn(&WechatConfig, &str, i64) -> Value,
+) -> Result<HttpResponse, ApiError> {
+    let order = orders::get(&state.pool, merchant, merchant_order_id).await?;
+    let credential = payments::obtain(state, &order, request).await?;
+    let timestamp = chrono::Utc::now().timestamp();
+    Ok(HttpResponse::Ok().json(build(
+        state.wechat.config(),
+        &credential.prepay_id,
+        timestamp,
+    )))
+}
+
+/// `POST /v1/orders/{merchant_order_id}/wechat/h5` with `{"client_ip", "scene_info"}`:
+/// `{"mweb_url", "expires_at"}` (an mweb_url lives five minutes).
+pub async fn h5(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    merchant: AuthenticatedMerchant,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json(&req, payload).await?;
+    let client_ip = string_field(&body, "client_ip")?;
+    let client_ip: std::net::IpAddr = client_ip.parse().map_err(|_| {
+        ApiError::InvalidRequest("client_ip must be the shopper's IPv4 or IPv6 address".into())
+    })?;
+    // WeChat takes scene_info as a JSON string: `{"h5_info": {"type": "Wap", …}}`.
+    let scene_info = match body.get("scene_info") {
+        Some(Value::Object(o)) if o.contains_key("h5_info") => Value::Object(o.clone()).to_string(),
+        None | Some(Value::Null) => return Err(ApiError::InvalidRequest("scene_info is required".into())),
+        Some(_) => {
+            return Err(ApiError::InvalidRequest(
+                "scene_info must be an object with h5_info, e.g. {\"h5_info\": {\"type\": \"Wap\", \"wap_url\": \"https://shop.example\", \"wap_name\": \"Shop\"}}".into(),
+            ))
+        }
+    };
+    if scene_info.len() > 256 {
+        return Err(ApiError::InvalidRequest(
+            "scene_info must be at most 256 bytes of JSON".into(),
+        ));
+    }
+    let order = orders::get(&state.pool, &merchant, &path).await?;
+    let request = TradeRequest::Mweb {
+        client_ip: client_ip.to_string(),
+        scene_info,
+    };
+    let credential = payments::obtain(&state, &order, &request).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "merchant_order_id": order.merchant_order_id,
+        "amount": order.amount,
+        "mweb_url": credential.url,
+        "expires_at": rfc3339(credential.expires_at),
+    })))
+}
+
+/// `POST /v1/orders/{merchant_order_id}/wechat/app`: the WeChat Open SDK's `PayReq`.
+pub async fn app(
+    state: web::Data<AppState>,
+    merchant: AuthenticatedMerchant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    prepay_params(
+        &state,
+        &merchant,
+        &path,
+        &TradeRequest::App,
+        pay_params::app,
+    )
+    .await
+}
+
+/// `POST /v1/orders/{merchant_order_id}/close`.
+pub async fn close(
+    state: web::Data<AppState>,
+    merchant: AuthenticatedMerchant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let order = lifecycle::close(&state, &merchant, &path).await?;
+    Ok(HttpResponse::Ok().json(OrderView::new(order, &state.public_base_url)))
+}

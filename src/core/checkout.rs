@@ -1,0 +1,118 @@
+//! The storefront's view of an order, reached with the checkout token alone.
+
+use crate::core::payments::{self, CodeUrl, Switch};
+use crate::core::snapshots::{self, OrderSnapshot};
+use crate::db::{self, orders, orders::Order};
+use crate::domain::time::{self, serde_rfc3339};
+use crate::domain::OrderStatus;
+use crate::error::ApiError;
+use crate::state::AppState;
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use std::sync::Arc;
+
+#[derive(Debug, Serialize)]
+pub struct CheckoutView {
+    pub merchant_order_id: String,
+    pub amount: i64,
+    pub description: String,
+    pub status: String,
+    #[serde(with = "serde_rfc3339")]
+    pub expires_at: NaiveDateTime,
+    pub code_url: Option<String>,
+}
+
+fn unknown_token() -> ApiError {
+    ApiError::NotFound("no checkout has this token".into())
+}
+
+/// A token that could never have been issued is answered without a query.
+fn is_well_formed(token: &str) -> bool {
+    token.len() == 35
+        && token.starts_with("ct_")
+        && token[3..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+pub async fn find_order(state: &AppState, token: &str) -> Result<Order, ApiError> {
+    if !is_well_formed(token) {
+        return Err(unknown_token());
+    }
+    let token = token.to_owned();
+    db::run(&state.pool, move |conn| {
+        orders::find_by_checkout_token(conn, &token).map_err(ApiError::from)
+    })
+    .await?
+    .ok_or_else(unknown_token)
+}
+
+/// The order's NATIVE code while it can be paid (never switching from another kind of trade
+/// the merchant opened); `None` when there is nothing to pay.
+pub async fn code_for(state: &AppState, order: &Order) -> Result<Option<CodeUrl>, ApiError> {
+    let payable = OrderStatus::from_stored(&order.status) == Some(OrderStatus::WaitPay)
+        && order.expires_at > time::now();
+    if !payable {
+        return Ok(None);
+    }
+    match payments::native_code_url(state, order, Switch::KeepOther).await {
+        Ok(code) => Ok(Some(code)),
+        Err(ApiError::OrderNotPayable(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl CheckoutView {
+    pub fn new(order: &Order, code: Option<&CodeUrl>) -> CheckoutView {
+        CheckoutView {
+            merchant_order_id: order.merchant_order_id.clone(),
+            amount: order.amount,
+            description: order.description.clone(),
+            status: order.status.clone(),
+            expires_at: order.expires_at,
+            code_url: code.map(|c| c.code_url.clone()),
+        }
+    }
+}
+
+/// The order as the shopper sees it, with its `code_url` while it can be paid; kept a moment
+/// (see `snapshots`) because every open cashier page asks for it every second or so.
+pub async fn view(state: &AppState, token: &str) -> Result<Arc<OrderSnapshot>, ApiError> {
+    if let Some(snapshot) = snapshots::by_token(token) {
+        return Ok(snapshot);
+    }
+    let read_at = std::time::Instant::now();
+    let order = find_order(state, token).await?;
+    let code = code_for(state, &order).await?;
+    let snapshot = OrderSnapshot::new(order, code);
+    snapshots::remember(&snapshot, read_at);
+    Ok(snapshot)
+}
+
+/// The QR code of `code_url`, as SVG.
+pub fn qr_svg(code_url: &str) -> Result<String, ApiError> {
+    let code = qrcode::QrCode::new(code_url.as_bytes())
+        .map_err(|e| ApiError::Internal(format!("QR encoding failed: {e}")))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(256, 256)
+        .quiet_zone(true)
+        .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_shape() {
+        assert!(is_well_formed("ct_Egw8luyvtRPR0xpWR1e3isTaBo1P4RPb"));
+        assert!(!is_well_formed("ct_short"));
+        assert!(!is_well_formed("xx_Egw8luyvtRPR0xpWR1e3isTaBo1P4RPb"));
+        assert!(!is_well_formed("ct_Egw8luyvtRPR0xpWR1e3isTaBo1P4R/b"));
+    }
+
+    #[test]
+    fn qr_is_an_svg() {
+        let svg = qr_svg("weixin://wxpay/bizpayurl?pr=abcdefg").unwrap();
+        assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{svg}");
+    }
+}

@@ -1,0 +1,150 @@
+use crate::core::snapshots;
+use crate::db::{self, merchants, AnyConnection, DbError, DbPool};
+use crate::domain::{time, ApiKey, MerchantId, NotifySecret, ReturnUrlPrefix};
+use crate::error::ApiError;
+
+/// A merchant as the rest of the service sees it, once authenticated.
+#[derive(Debug, Clone)]
+pub struct MerchantProfile {
+    pub id: String,
+    pub name: String,
+    pub notify_secret: NotifySecret,
+    pub return_url_prefixes: Vec<ReturnUrlPrefix>,
+}
+
+impl MerchantProfile {
+    fn from_row(row: merchants::Merchant) -> MerchantProfile {
+        let prefixes: Vec<String> =
+            serde_json::from_str(&row.return_url_prefixes).unwrap_or_default();
+        MerchantProfile {
+            id: row.id,
+            name: row.name,
+            notify_secret: NotifySecret::from_stored(row.notify_secret),
+            return_url_prefixes: prefixes
+                .into_iter()
+                .map(ReturnUrlPrefix::from_stored)
+                .collect(),
+        }
+    }
+}
+
+/// What `merchant add` prints: the only time the key and the secret are shown.
+#[derive(Debug)]
+pub struct IssuedCredentials {
+    pub merchant_id: MerchantId,
+    pub api_key: ApiKey,
+    pub notify_secret: NotifySecret,
+}
+
+impl IssuedCredentials {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "merchant_id": self.merchant_id.as_str(),
+            "api_key": self.api_key.expose(),
+            "notify_secret": self.notify_secret.expose(),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MerchantError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for MerchantError {
+    fn from(e: diesel::result::Error) -> Self {
+        MerchantError::Db(e.into())
+    }
+}
+
+pub fn create(
+    conn: &mut AnyConnection,
+    name: &str,
+    prefixes: &[String],
+) -> Result<IssuedCredentials, MerchantError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
+        return Err(MerchantError::Invalid(
+            "--name must be 1–128 characters without control characters".into(),
+        ));
+    }
+    if prefixes.is_empty() {
+        return Err(MerchantError::Invalid(
+            "at least one --return-url-prefix is required".into(),
+        ));
+    }
+    let parsed = prefixes
+        .iter()
+        .map(|p| ReturnUrlPrefix::parse(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(MerchantError::Invalid)?;
+    let prefixes_json = serde_json::to_string(
+        &parsed
+            .iter()
+            .map(ReturnUrlPrefix::as_str)
+            .collect::<Vec<_>>(),
+    )
+    .expect("a list of strings serializes");
+    let issued = IssuedCredentials {
+        merchant_id: MerchantId::generate(),
+        api_key: ApiKey::generate(),
+        notify_secret: NotifySecret::generate(),
+    };
+    merchants::insert(
+        conn,
+        &merchants::NewMerchant {
+            id: issued.merchant_id.as_str(),
+            name,
+            api_key_hash: &issued.api_key.hash(),
+            notify_secret: issued.notify_secret.expose(),
+            return_url_prefixes: &prefixes_json,
+            created_at: time::now(),
+        },
+    )?;
+    Ok(issued)
+}
+
+/// The merchant whose API key this is, or 401.
+pub async fn authenticate(pool: &DbPool, presented: ApiKey) -> Result<MerchantProfile, ApiError> {
+    let hash = presented.hash();
+    if let Some(merchant) = snapshots::merchant(&hash) {
+        return Ok(merchant);
+    }
+    let key_hash = hash.clone();
+    let row = db::run(pool, move |conn| {
+        merchants::find_by_api_key_hash(conn, &hash).map_err(ApiError::from)
+    })
+    .await?;
+    let merchant = row.map(MerchantProfile::from_row).ok_or_else(|| {
+        ApiError::Unauthorized("the API key in the Authorization header is not valid".into())
+    })?;
+    snapshots::remember_merchant(&key_hash, &merchant);
+    Ok(merchant)
+}
+
+pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<MerchantProfile>, DbError> {
+    Ok(merchants::find(conn, id)?.map(MerchantProfile::from_row))
+}
+
+/// What the first start on the embedded default prints: the demo merchant's credentials
+/// and a curl that creates an order with them, ready to paste.
+pub fn demo_banner(demo: &IssuedCredentials, public_base_url: &str) -> String {
+    format!(
+        r#"
+A demo merchant was created (its API key and notify secret are shown only this once):
+{credentials}
+
+Create an order with it:
+
+curl -s -X POST {public_base_url}/v1/orders \
+  -H 'Authorization: Bearer {api_key}' \
+  -H 'Content-Type: application/json' \
+  -d '{{"merchant_order_id":"demo-1","merchant_user_id":"user-1","amount":1,"pay_method":"wechat","return_url":"http://127.0.0.1:8088/orders/notifyMerchantOrderPaid"}}'
+"#,
+        credentials = serde_json::to_string_pretty(&demo.to_json()).expect("json"),
+        api_key = demo.api_key.expose(),
+    )
+}

@@ -1,0 +1,11 @@
+//! The payment center's rules, between the HTTP handlers and the stores.
+
+pub mod checkout;
+pub mod lifecycle;
+pub mod merchants;
+pub mod notify;
+pub mod order_state;
+pub mod orders;
+pub mod payments;
+pub mod snapshots;
+pub mod webhooks;

@@ -1,0 +1,278 @@
+//! The order state machine: every change of an order's state, whichever door it came in by
+//! (notify, active query, close, expiry), goes through here, in one database transaction
+//! with the outbox row that tells the merchant. Races are settled by the database: the
+//! payment's primary key and conditional updates on the current status.
+
+use crate::core::snapshots;
+use crate::db::orders::{self, Order};
+use crate::db::payments::{self, Payment};
+use crate::db::webhook_events;
+use crate::db::wechat_trades;
+use crate::db::{self, AnyConnection, DbError};
+use crate::domain::{time, OrderStatus};
+use crate::metrics;
+use crate::webhook::{new_event, EventType};
+use chrono::NaiveDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentSource {
+    Notify,
+    Query,
+}
+
+impl PaymentSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            PaymentSource::Notify => "notify",
+            PaymentSource::Query => "query",
+        }
+    }
+}
+
+/// A successful transaction as WeChat reported it (already verified).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportedPayment {
+    pub out_trade_no: String,
+    pub transaction_id: String,
+    pub total_fee: i64,
+    pub paid_at: NaiveDateTime,
+    pub source: PaymentSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// WAIT_PAY → PAID, with an `order.paid` event.
+    Paid { order_id: String },
+    /// This transaction was recorded before (WeChat repeats notifies): nothing changed.
+    AlreadyRecorded,
+    /// CLOSED → PAID_AFTER_CLOSE, with an `order.paid_after_close` event.
+    PaidAfterClose { order_id: String },
+    /// Another transaction for an order already paid: recorded, with an
+    /// `order.duplicate_payment` event.
+    DuplicatePayment { order_id: String },
+}
+
+impl PaymentOutcome {
+    pub fn order_id(&self) -> Option<&str> {
+        match self {
+            PaymentOutcome::Paid { order_id }
+            | PaymentOutcome::PaidAfterClose { order_id }
+            | PaymentOutcome::DuplicatePayment { order_id } => Some(order_id),
+            PaymentOutcome::AlreadyRecorded => None,
+        }
+    }
+
+    /// Whether an outbox row was written (the webhook worker has something to do).
+    pub fn wrote_event(&self) -> bool {
+        !matches!(self, PaymentOutcome::AlreadyRecorded)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The report does not fit what we know (unknown trade, other amount): nothing changed.
+    #[error("{0}")]
+    Rejected(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for StateError {
+    fn from(e: diesel::result::Error) -> Self {
+        StateError::Db(e.into())
+    }
+}
+
+/// Records a successful transaction exactly once. Concurrent reports of one transaction
+/// meet at the payments primary key: the loser's transaction fails, and its retry finds the
+/// payment recorded.
+pub fn record_payment(
+    conn: &mut AnyConnection,
+    payment: &ReportedPayment,
+) -> Result<PaymentOutcome, StateError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        // The first try goes straight to the insert (most reports are new); only a retry,
+        // after the payment's key said it exists, looks it up first.
+        let look_first = tries > 1;
+        match db::write_transaction(conn, |c| record_payment_once(c, payment, look_first)) {
+            Err(StateError::Db(e)) if e.is_unique_violation() && tries < 3 => continue,
+            outcome => {
+                if let Ok(done) = &outcome {
+                    if let Some(order_id) = done.order_id() {
+                        snapshots::forget_order(order_id);
+                    }
+                    match done {
+                        PaymentOutcome::Paid { .. } => {
+                            metrics::transition(OrderStatus::Paid.as_str())
+                        }
+                        PaymentOutcome::PaidAfterClose { .. } => {
+                            metrics::transition(OrderStatus::PaidAfterClose.as_str())
+                        }
+                        PaymentOutcome::DuplicatePayment { .. } => {
+                            metrics::transition("DUPLICATE_PAYMENT")
+                        }
+                        PaymentOutcome::AlreadyRecorded => {}
+                    }
+                }
+                return outcome;
+            }
+        }
+    }
+}
+
+fn record_payment_once(
+    conn: &mut AnyConnection,
+    reported: &ReportedPayment,
+    look_first: bool,
+) -> Result<PaymentOutcome, StateError> {
+    if look_first && payments::find(conn, &reported.transaction_id)?.is_some() {
+        return Ok(PaymentOutcome::AlreadyRecorded);
+    }
+    let (trade, mut order) = wechat_trades::find_with_order(conn, &reported.out_trade_no)?
+        .ok_or_else(|| {
+            StateError::Rejected(format!("unknown out_trade_no {}", reported.out_trade_no))
+        })?;
+    if reported.total_fee != order.amount {
+        return Err(StateError::Rejected(format!(
+            "total_fee {} is not the order's amount {}",
+            reported.total_fee, order.amount
+        )));
+    }
+    let now = time::now();
+    payments::insert(
+        conn,
+        &Payment {
+            transaction_id: reported.transaction_id.clone(),
+            order_id: order.id.clone(),
+            out_trade_no: reported.out_trade_no.clone(),
+            amount: reported.total_fee,
+            paid_at: reported.paid_at,
+            recorded_at: now,
+            source: reported.source.as_str().to_owned(),
+            duplicate: false,
+        },
+    )?;
+    let transition = |conn: &mut AnyConnection, from: OrderStatus, to: OrderStatus| {
+        debug_assert!(from.can_become(to));
+        orders::transition_paid(
+            conn,
+            &order.id,
+            from.as_str(),
+            to.as_str(),
+            &reported.transaction_id,
+            reported.paid_at,
+        )
+    };
+    // What the transition wrote, so the event's order needs no second read.
+    let paid = |order: &mut Order, status: OrderStatus| {
+        order.status = status.as_str().to_owned();
+        order.transaction_id = Some(reported.transaction_id.clone());
+        order.paid_at = Some(reported.paid_at);
+    };
+    let (outcome, event) = if transition(conn, OrderStatus::WaitPay, OrderStatus::Paid)? {
+        paid(&mut order, OrderStatus::Paid);
+        (
+            PaymentOutcome::Paid {
+                order_id: order.id.clone(),
+            },
+            EventType::OrderPaid,
+        )
+    } else if transition(conn, OrderStatus::Closed, OrderStatus::PaidAfterClose)? {
+        paid(&mut order, OrderStatus::PaidAfterClose);
+        log::warn!(
+            "order {} was paid after it was closed ({})",
+            order.id,
+            reported.transaction_id
+        );
+        (
+            PaymentOutcome::PaidAfterClose {
+                order_id: order.id.clone(),
+            },
+            EventType::PaidAfterClose,
+        )
+    } else {
+        log::warn!(
+            "order {} received a second payment {} (first: {:?})",
+            order.id,
+            reported.transaction_id,
+            order.transaction_id
+        );
+        payments::mark_duplicate(conn, &reported.transaction_id)?;
+        // As the first payment left it.
+        order = orders::find(conn, &order.id)?.ok_or_else(|| {
+            StateError::Db(DbError::Unavailable(
+                "the order vanished mid-transaction".into(),
+            ))
+        })?;
+        (
+            PaymentOutcome::DuplicatePayment {
+                order_id: order.id.clone(),
+            },
+            EventType::DuplicatePayment,
+        )
+    };
+    // Rows are locked in one order everywhere (the order, then its trade), so that a close
+    // and a payment racing each other on Postgres wait for each other instead of deadlocking.
+    wechat_trades::mark_paid(conn, &trade.out_trade_no)?;
+    let event = new_event(
+        &order,
+        event,
+        Some((&reported.transaction_id, reported.paid_at)),
+        time::now_precise(),
+    );
+    webhook_events::insert(conn, &event)?;
+    Ok(outcome)
+}
+
+/// WAIT_PAY → CLOSED, in one transaction with the `order.closed` event; the order's open trade
+/// is given up on our side: closed if WeChat confirmed it (`confirmed` names it), else left
+/// CLOSING for the reconcile worker. Answers whether this call closed the order (false: it was
+/// not WAIT_PAY any more, e.g. a notify made it PAID first).
+pub fn close(
+    conn: &mut AnyConnection,
+    order_id: &str,
+    confirmed: Option<&str>,
+) -> Result<bool, StateError> {
+    let closed = close_once(conn, order_id, confirmed)?;
+    if closed {
+        snapshots::forget_order(order_id);
+        metrics::transition(OrderStatus::Closed.as_str());
+    }
+    Ok(closed)
+}
+
+fn close_once(
+    conn: &mut AnyConnection,
+    order_id: &str,
+    confirmed: Option<&str>,
+) -> Result<bool, StateError> {
+    db::write_transaction(conn, |conn| {
+        let now = time::now();
+        if !orders::close(conn, order_id, now)? {
+            return Ok(false);
+        }
+        if let Some(open) = wechat_trades::find_open_for_order(conn, order_id)? {
+            if confirmed != Some(open.out_trade_no.as_str()) {
+                let close_at =
+                    (open.created_at + crate::core::payments::CLOSE_ALLOWED_AFTER).max(now);
+                wechat_trades::mark_closing(conn, &open.out_trade_no, close_at)?;
+            }
+        }
+        // The confirmed trade may have been superseded (CLOSING) since WeChat closed it.
+        if let Some(confirmed) = confirmed {
+            wechat_trades::mark_closed(conn, confirmed, now)?;
+        }
+        let order = orders::find(conn, order_id)?.ok_or_else(|| {
+            StateError::Db(DbError::Unavailable(
+                "the order vanished mid-transaction".into(),
+            ))
+        })?;
+        webhook_events::insert(
+            conn,
+            &new_event(&order, EventType::OrderClosed, None, time::now_precise()),
+        )?;
+        Ok(true)
+    })
+}

@@ -1,0 +1,247 @@
+use crate::core::merchants::MerchantProfile;
+use crate::db::{self, orders, AnyConnection, DbError, DbPool};
+use crate::domain::time::{self, serde_rfc3339};
+use crate::domain::{
+    CheckoutToken, Description, ExpireMinutes, Fen, MerchantOrderId, MerchantUserId, OrderId,
+    OrderStatus, PayMethod, ReturnUrl,
+};
+use crate::error::ApiError;
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// A validated create request: every field already parsed into its domain type.
+#[derive(Debug, Clone)]
+pub struct CreateOrder {
+    pub merchant_order_id: MerchantOrderId,
+    pub merchant_user_id: MerchantUserId,
+    pub amount: Fen,
+    pub pay_method: PayMethod,
+    pub return_url: ReturnUrl,
+    /// Where the hosted cashier sends the shopper once paid (same prefix rule as return_url).
+    pub success_url: Option<ReturnUrl>,
+    pub description: Description,
+    pub expire_minutes: ExpireMinutes,
+}
+
+fn required<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a Value, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Err(ApiError::InvalidRequest(format!("{field} is required"))),
+        Some(value) => Ok(value),
+    }
+}
+
+fn optional<'a>(body: &'a Map<String, Value>, field: &str) -> Option<&'a Value> {
+    body.get(field).filter(|v| !v.is_null())
+}
+
+impl CreateOrder {
+    /// Parses the JSON body of `POST /v1/orders` for `merchant`; the first bad field wins.
+    pub fn parse(body: &Value, merchant: &MerchantProfile) -> Result<CreateOrder, ApiError> {
+        let body = body.as_object().ok_or_else(|| {
+            ApiError::InvalidRequest("the request body must be a JSON object".into())
+        })?;
+        let invalid = ApiError::InvalidRequest;
+        let merchant_order_id =
+            MerchantOrderId::parse("merchant_order_id", required(body, "merchant_order_id")?)
+                .map_err(invalid)?;
+        let merchant_user_id =
+            MerchantUserId::parse("merchant_user_id", required(body, "merchant_user_id")?)
+                .map_err(invalid)?;
+        let amount = Fen::parse("amount", required(body, "amount")?).map_err(invalid)?;
+        let pay_method =
+            PayMethod::parse("pay_method", required(body, "pay_method")?).map_err(invalid)?;
+        let return_url = ReturnUrl::parse(
+            "return_url",
+            required(body, "return_url")?,
+            &merchant.return_url_prefixes,
+        )
+        .map_err(invalid)?;
+        let success_url = optional(body, "success_url")
+            .map(|v| ReturnUrl::parse("success_url", v, &merchant.return_url_prefixes))
+            .transpose()
+            .map_err(invalid)?;
+        let description = match optional(body, "description") {
+            Some(v) => Description::parse("description", v).map_err(invalid)?,
+            None => Description::default_for(&merchant_order_id),
+        };
+        let expire_minutes = match optional(body, "expire_minutes") {
+            Some(v) => ExpireMinutes::parse("expire_minutes", v).map_err(invalid)?,
+            None => ExpireMinutes::DEFAULT,
+        };
+        Ok(CreateOrder {
+            merchant_order_id,
+            merchant_user_id,
+            amount,
+            pay_method,
+            return_url,
+            success_url,
+            description,
+            expire_minutes,
+        })
+    }
+
+    fn to_new_order(&self, merchant_id: &str, now: NaiveDateTime) -> orders::NewOrder {
+        orders::NewOrder {
+            id: OrderId::generate(now).as_str().to_owned(),
+            merchant_id: merchant_id.to_owned(),
+            merchant_order_id: self.merchant_order_id.as_str().to_owned(),
+            merchant_user_id: self.merchant_user_id.as_str().to_owned(),
+            amount: self.amount.value(),
+            pay_method: self.pay_method.as_str().to_owned(),
+            status: OrderStatus::WaitPay.as_str().to_owned(),
+            description: self.description.as_str().to_owned(),
+            return_url: self.return_url.as_str().to_owned(),
+            success_url: self.success_url.as_ref().map(|u| u.as_str().to_owned()),
+            checkout_token: CheckoutToken::generate().as_str().to_owned(),
+            created_at: now,
+            expires_at: now + self.expire_minutes.duration(),
+        }
+    }
+
+    /// The fields of `existing` that differ from this request (empty: the same request).
+    fn differences(&self, existing: &orders::Order) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if existing.merchant_user_id != self.merchant_user_id.as_str() {
+            fields.push("merchant_user_id");
+        }
+        if existing.amount != self.amount.value() {
+            fields.push("amount");
+        }
+        if existing.pay_method != self.pay_method.as_str() {
+            fields.push("pay_method");
+        }
+        if existing.return_url != self.return_url.as_str() {
+            fields.push("return_url");
+        }
+        if existing.success_url.as_deref() != self.success_url.as_ref().map(ReturnUrl::as_str) {
+            fields.push("success_url");
+        }
+        if existing.description != self.description.as_str() {
+            fields.push("description");
+        }
+        if existing.expires_at - existing.created_at != self.expire_minutes.duration() {
+            fields.push("expire_minutes");
+        }
+        fields
+    }
+}
+
+/// Whether `create` made the order now or found the same one made before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    AlreadyExisted,
+}
+
+/// Creates the order, idempotently: the database's unique key on (merchant, merchant order id)
+/// decides between concurrent identical requests; the loser reads the winner's row.
+pub fn create(
+    conn: &mut AnyConnection,
+    merchant: &MerchantProfile,
+    request: &CreateOrder,
+) -> Result<(orders::Order, Created), ApiError> {
+    // A collision of our own random id or token is astronomically unlikely; retry anyway
+    // rather than fail a merchant's request for it.
+    for _ in 0..3 {
+        let new_order = request.to_new_order(&merchant.id, time::now());
+        match orders::insert(conn, &new_order).map_err(DbError::from) {
+            Ok(()) => {
+                let order = find(conn, &merchant.id, request.merchant_order_id.as_str())?
+                    .ok_or_else(|| ApiError::Internal("inserted order not found".into()))?;
+                return Ok((order, Created::New));
+            }
+            Err(e) if e.is_unique_violation() => {
+                if let Some(existing) =
+                    find(conn, &merchant.id, request.merchant_order_id.as_str())?
+                {
+                    let differences = request.differences(&existing);
+                    if differences.is_empty() {
+                        return Ok((existing, Created::AlreadyExisted));
+                    }
+                    return Err(ApiError::Conflict(format!(
+                        "merchant_order_id {} already exists with a different {}",
+                        request.merchant_order_id.as_str(),
+                        differences.join(", ")
+                    )));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Internal(
+        "could not allocate a unique order id".into(),
+    ))
+}
+
+pub fn find(
+    conn: &mut AnyConnection,
+    merchant_id: &str,
+    merchant_order_id: &str,
+) -> Result<Option<orders::Order>, ApiError> {
+    Ok(orders::find_by_merchant_order_id(
+        conn,
+        merchant_id,
+        merchant_order_id,
+    )?)
+}
+
+/// The merchant's order, or 404 whether it does not exist or belongs to another merchant.
+pub async fn get(
+    pool: &DbPool,
+    merchant: &MerchantProfile,
+    merchant_order_id: &str,
+) -> Result<orders::Order, ApiError> {
+    // An id that breaks the rules cannot exist: answer 404 without a query.
+    let id = MerchantOrderId::parse_str("merchant_order_id", merchant_order_id)
+        .map_err(|_| ApiError::order_not_found())?;
+    let merchant_id = merchant.id.clone();
+    db::run(pool, move |conn| find(conn, &merchant_id, id.as_str()))
+        .await?
+        .ok_or_else(ApiError::order_not_found)
+}
+
+/// The order object of the API.
+#[derive(Debug, Serialize)]
+pub struct OrderView {
+    pub id: String,
+    pub merchant_order_id: String,
+    pub merchant_user_id: String,
+    pub amount: i64,
+    pub pay_method: String,
+    pub status: String,
+    pub description: String,
+    pub return_url: String,
+    pub success_url: Option<String>,
+    #[serde(with = "serde_rfc3339")]
+    pub created_at: NaiveDateTime,
+    #[serde(with = "serde_rfc3339")]
+    pub expires_at: NaiveDateTime,
+    #[serde(with = "serde_rfc3339::option")]
+    pub paid_at: Option<NaiveDateTime>,
+    pub transaction_id: Option<String>,
+    pub checkout_token: String,
+    pub checkout_url: String,
+}
+
+impl OrderView {
+    pub fn new(order: orders::Order, public_base_url: &str) -> OrderView {
+        OrderView {
+            checkout_url: format!("{public_base_url}/checkout/{}", order.checkout_token),
+            id: order.id,
+            merchant_order_id: order.merchant_order_id,
+            merchant_user_id: order.merchant_user_id,
+            amount: order.amount,
+            pay_method: order.pay_method,
+            status: order.status,
+            description: order.description,
+            return_url: order.return_url,
+            success_url: order.success_url,
+            created_at: order.created_at,
+            expires_at: order.expires_at,
+            paid_at: order.paid_at,
+            transaction_id: order.transaction_id,
+            checkout_token: order.checkout_token,
+        }
+    }
+}

@@ -1,0 +1,65 @@
+use super::schema::merchants;
+use super::AnyConnection;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use std::fmt;
+
+#[derive(Clone, Queryable, Selectable)]
+#[diesel(table_name = merchants)]
+pub struct Merchant {
+    pub id: String,
+    pub name: String,
+    pub api_key_hash: String,
+    pub notify_secret: String,
+    /// JSON array of strings.
+    pub return_url_prefixes: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl fmt::Debug for Merchant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Merchant")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("return_url_prefixes", &self.return_url_prefixes)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = merchants)]
+pub struct NewMerchant<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub api_key_hash: &'a str,
+    pub notify_secret: &'a str,
+    pub return_url_prefixes: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut AnyConnection, merchant: &NewMerchant) -> QueryResult<()> {
+    diesel::insert_into(merchants::table)
+        .values(merchant)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find_by_api_key_hash(conn: &mut AnyConnection, hash: &str) -> QueryResult<Option<Merchant>> {
+    merchants::table
+        .filter(merchants::api_key_hash.eq(hash))
+        .select(Merchant::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<Merchant>> {
+    merchants::table
+        .find(id)
+        .select(Merchant::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
+    merchants::table.count().get_result(conn)
+}

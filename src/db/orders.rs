@@ -1,0 +1,152 @@
+use super::schema::orders;
+use super::AnyConnection;
+use crate::domain::OrderStatus;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// A row of `orders`, as stored. `crate::core::orders::OrderView` is what the API shows.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = orders)]
+pub struct Order {
+    pub id: String,
+    pub merchant_id: String,
+    pub merchant_order_id: String,
+    pub merchant_user_id: String,
+    pub amount: i64,
+    pub pay_method: String,
+    pub status: String,
+    pub description: String,
+    pub return_url: String,
+    pub success_url: Option<String>,
+    pub checkout_token: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub paid_at: Option<NaiveDateTime>,
+    pub transaction_id: Option<String>,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = orders)]
+pub struct NewOrder {
+    pub id: String,
+    pub merchant_id: String,
+    pub merchant_order_id: String,
+    pub merchant_user_id: String,
+    pub amount: i64,
+    pub pay_method: String,
+    pub status: String,
+    pub description: String,
+    pub return_url: String,
+    pub success_url: Option<String>,
+    pub checkout_token: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+/// Inserts one order. A unique violation (the merchant's order id is taken) comes back as
+/// `DatabaseErrorKind::UniqueViolation` on both backends; the caller decides what it means.
+pub fn insert(conn: &mut AnyConnection, order: &NewOrder) -> QueryResult<()> {
+    diesel::insert_into(orders::table)
+        .values(order)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find_by_merchant_order_id(
+    conn: &mut AnyConnection,
+    merchant_id: &str,
+    merchant_order_id: &str,
+) -> QueryResult<Option<Order>> {
+    orders::table
+        .filter(orders::merchant_id.eq(merchant_id))
+        .filter(orders::merchant_order_id.eq(merchant_order_id))
+        .select(Order::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_checkout_token(conn: &mut AnyConnection, token: &str) -> QueryResult<Option<Order>> {
+    orders::table
+        .filter(orders::checkout_token.eq(token))
+        .select(Order::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<Order>> {
+    orders::table
+        .find(id)
+        .select(Order::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Moves the order `from` → `to` with the payment's details, only if it is still `from`:
+/// the database, not a read before, decides which of two racing requests wins.
+pub fn transition_paid(
+    conn: &mut AnyConnection,
+    id: &str,
+    from: &str,
+    to: &str,
+    transaction_id: &str,
+    paid_at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(orders::table.find(id).filter(orders::status.eq(from)))
+        .set((
+            orders::status.eq(to),
+            orders::transaction_id.eq(transaction_id),
+            orders::paid_at.eq(paid_at),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// WAIT_PAY → CLOSED, only if still WAIT_PAY.
+pub fn close(conn: &mut AnyConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(
+        orders::table
+            .find(id)
+            .filter(orders::status.eq(OrderStatus::WaitPay.as_str())),
+    )
+    .set((
+        orders::status.eq(OrderStatus::Closed.as_str()),
+        orders::closed_at.eq(now),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// WAIT_PAY orders past their expiry, oldest first.
+pub fn expired_waiting(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Order>> {
+    orders::table
+        .filter(orders::status.eq(OrderStatus::WaitPay.as_str()))
+        .filter(orders::expires_at.le(now))
+        .order(orders::expires_at.asc())
+        .limit(limit)
+        .select(Order::as_select())
+        .load(conn)
+}
+
+/// Whether the order is still payable (WAIT_PAY, not expired), asked with an update that
+/// changes nothing but, on Postgres, locks the row for the rest of the transaction.
+pub fn hold_if_payable(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let waiting = OrderStatus::WaitPay.as_str();
+    diesel::update(
+        orders::table
+            .find(id)
+            .filter(orders::status.eq(waiting))
+            .filter(orders::expires_at.gt(now)),
+    )
+    .set(orders::status.eq(waiting))
+    .execute(conn)
+    .map(|n| n == 1)
+}

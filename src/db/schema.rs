@@ -1,0 +1,123 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    merchants (id) {
+        id -> Text,
+        name -> Text,
+        api_key_hash -> Text,
+        notify_secret -> Text,
+        return_url_prefixes -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        merchant_id -> Text,
+        merchant_order_id -> Text,
+        merchant_user_id -> Text,
+        amount -> Int8,
+        pay_method -> Text,
+        status -> Text,
+        description -> Text,
+        return_url -> Text,
+        success_url -> Nullable<Text>,
+        checkout_token -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        paid_at -> Nullable<Timestamp>,
+        transaction_id -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payments (transaction_id) {
+        transaction_id -> Text,
+        order_id -> Text,
+        out_trade_no -> Text,
+        amount -> Int8,
+        paid_at -> Timestamp,
+        recorded_at -> Timestamp,
+        source -> Text,
+        duplicate -> Bool,
+    }
+}
+
+diesel::table! {
+    rejected_notifies (id) {
+        id -> Text,
+        received_at -> Timestamp,
+        reason -> Text,
+        out_trade_no -> Nullable<Text>,
+        transaction_id -> Nullable<Text>,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (event_id, attempt) {
+        event_id -> Text,
+        attempt -> Int4,
+        attempted_at -> Timestamp,
+        http_status -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        latency_ms -> Int8,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Text,
+        order_id -> Text,
+        merchant_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        url -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamp>,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    wechat_trades (out_trade_no) {
+        out_trade_no -> Text,
+        order_id -> Text,
+        trade_type -> Text,
+        status -> Text,
+        code_url -> Nullable<Text>,
+        prepay_id -> Nullable<Text>,
+        openid -> Nullable<Text>,
+        credential_expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        close_requested -> Bool,
+        next_query_at -> Nullable<Timestamp>,
+        query_attempts -> Int4,
+        params -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(orders -> merchants (merchant_id));
+diesel::joinable!(payments -> orders (order_id));
+diesel::joinable!(webhook_attempts -> webhook_events (event_id));
+diesel::joinable!(webhook_events -> merchants (merchant_id));
+diesel::joinable!(webhook_events -> orders (order_id));
+diesel::joinable!(wechat_trades -> orders (order_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    merchants,
+    orders,
+    payments,
+    rejected_notifies,
+    webhook_attempts,
+    webhook_events,
+    wechat_trades,
+);

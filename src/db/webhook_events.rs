@@ -1,0 +1,201 @@
+use super::schema::{webhook_attempts, webhook_events};
+use super::AnyConnection;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+pub const PENDING: &str = "PENDING";
+pub const DELIVERED: &str = "DELIVERED";
+pub const FAILED: &str = "FAILED";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_events)]
+pub struct WebhookEvent {
+    pub id: String,
+    pub order_id: String,
+    pub merchant_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub url: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub delivered_at: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = webhook_events)]
+pub struct NewWebhookEvent {
+    pub id: String,
+    pub order_id: String,
+    pub merchant_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub url: String,
+    pub status: String,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_attempts)]
+pub struct WebhookAttempt {
+    pub event_id: String,
+    pub attempt: i32,
+    pub attempted_at: NaiveDateTime,
+    pub http_status: Option<i32>,
+    pub error: Option<String>,
+    pub latency_ms: i64,
+}
+
+pub fn insert(conn: &mut AnyConnection, event: &NewWebhookEvent) -> QueryResult<()> {
+    diesel::insert_into(webhook_events::table)
+        .values(event)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Leases up to `limit` due events to `owner` until `lease_until`; call it inside a write
+/// transaction. On Postgres the candidates are locked with `FOR UPDATE SKIP LOCKED`, so
+/// instances claiming at once take different events; SQLite has one writer.
+pub fn claim_due(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    owner: &str,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<WebhookEvent>> {
+    use super::schema::webhook_events::dsl::*;
+    let due = webhook_events
+        .filter(status.eq(PENDING))
+        .filter(next_attempt_at.le(now))
+        .filter(locked_until.is_null().or(locked_until.lt(now)))
+        .order(next_attempt_at.asc())
+        .limit(limit)
+        .select(id);
+    let ids: Vec<String> = if let AnyConnection::Postgresql(pg) = conn {
+        due.for_update().skip_locked().load(pg)?
+    } else {
+        due.load(conn)?
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(webhook_events.filter(id.eq_any(&ids)))
+        .set((locked_by.eq(owner), locked_until.eq(lease_until)))
+        .execute(conn)?;
+    webhook_events
+        .filter(id.eq_any(&ids))
+        .filter(locked_by.eq(owner))
+        .order(next_attempt_at.asc())
+        .select(WebhookEvent::as_select())
+        .load(conn)
+}
+
+/// What an attempt changes on its event.
+pub struct AttemptResult<'a> {
+    pub status: &'a str,
+    pub attempts: i32,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub delivered_at: Option<NaiveDateTime>,
+    pub last_error: Option<&'a str>,
+}
+
+/// Records an attempt and its effect, if `owner` still holds the lease (a worker whose lease
+/// ran out does not overwrite the one that took over).
+pub fn finish_attempt(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    owner: &str,
+    result: &AttemptResult,
+    attempt: &WebhookAttempt,
+) -> QueryResult<bool> {
+    use super::schema::webhook_events::dsl::*;
+    let updated = diesel::update(webhook_events.find(event_id).filter(locked_by.eq(owner)))
+        .set((
+            status.eq(result.status),
+            attempts.eq(result.attempts),
+            next_attempt_at.eq(result.next_attempt_at),
+            delivered_at.eq(result.delivered_at),
+            last_error.eq(result.last_error),
+            locked_by.eq(None::<String>),
+            locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    if updated == 1 {
+        diesel::insert_into(webhook_attempts::table)
+            .values(attempt)
+            .execute(conn)?;
+    }
+    Ok(updated == 1)
+}
+
+pub fn attempt_count(conn: &mut AnyConnection, event_id: &str) -> QueryResult<i64> {
+    webhook_attempts::table
+        .filter(webhook_attempts::event_id.eq(event_id))
+        .count()
+        .get_result(conn)
+}
+
+/// When the earliest pending event falls due (for the worker's sleep).
+pub fn next_due_at(conn: &mut AnyConnection) -> QueryResult<Option<NaiveDateTime>> {
+    use diesel::dsl::min;
+    webhook_events::table
+        .filter(webhook_events::status.eq(PENDING))
+        .select(min(webhook_events::next_attempt_at))
+        .first(conn)
+}
+
+pub fn for_order(conn: &mut AnyConnection, order_id: &str) -> QueryResult<Vec<WebhookEvent>> {
+    webhook_events::table
+        .filter(webhook_events::order_id.eq(order_id))
+        .order((webhook_events::created_at.asc(), webhook_events::id.asc()))
+        .select(WebhookEvent::as_select())
+        .load(conn)
+}
+
+pub fn attempts_for(
+    conn: &mut AnyConnection,
+    event_ids: &[String],
+) -> QueryResult<Vec<WebhookAttempt>> {
+    webhook_attempts::table
+        .filter(webhook_attempts::event_id.eq_any(event_ids))
+        .order((
+            webhook_attempts::event_id.asc(),
+            webhook_attempts::attempt.asc(),
+        ))
+        .select(WebhookAttempt::as_select())
+        .load(conn)
+}
+
+pub fn find(conn: &mut AnyConnection, event_id: &str) -> QueryResult<Option<WebhookEvent>> {
+    webhook_events::table
+        .find(event_id)
+        .select(WebhookEvent::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Queues the event again, due now, with a fresh run of the retry schedule.
+pub fn requeue(conn: &mut AnyConnection, event_id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    use super::schema::webhook_events::dsl::*;
+    diesel::update(webhook_events.find(event_id))
+        .set((
+            status.eq(PENDING),
+            attempts.eq(0),
+            next_attempt_at.eq(now),
+            delivered_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+}
+
+/// Pending events (for the queue-depth gauge and operators).
+pub fn pending_count(conn: &mut AnyConnection) -> QueryResult<i64> {
+    webhook_events::table
+        .filter(webhook_events::status.eq(PENDING))
+        .count()
+        .get_result(conn)
+}

@@ -1,0 +1,15 @@
+//! Types that validate on parse: once a value has one of these types it is known good.
+//! Every parse error is a message that names the offending field, ready for a 400.
+
+mod fen;
+mod ids;
+mod order_fields;
+mod order_status;
+mod return_url;
+pub mod time;
+
+pub use fen::Fen;
+pub use ids::{random_string, ApiKey, CheckoutToken, MerchantId, NotifySecret, OrderId};
+pub use order_fields::{Description, ExpireMinutes, MerchantOrderId, MerchantUserId, PayMethod};
+pub use order_status::OrderStatus;
+pub use return_url::{ReturnUrl, ReturnUrlPrefix};

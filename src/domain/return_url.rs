@@ -1,0 +1,161 @@
+use serde_json::Value;
+use url::Url;
+
+const MAX_URL_BYTES: usize = 1024;
+
+fn parse_http_url(s: &str) -> Result<Url, &'static str> {
+    if s.len() > MAX_URL_BYTES {
+        return Err("at most 1024 bytes");
+    }
+    let url = Url::parse(s).map_err(|_| "an absolute http or https URL")?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("an absolute http or https URL");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("a URL without user name or password");
+    }
+    Ok(url)
+}
+
+/// A URL prefix a merchant registered; only URLs that start with one are ever called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnUrlPrefix(String);
+
+impl ReturnUrlPrefix {
+    pub fn parse(s: &str) -> Result<ReturnUrlPrefix, String> {
+        parse_http_url(s).map_err(|rule| format!("return URL prefix {s:?} must be {rule}"))?;
+        Ok(ReturnUrlPrefix(s.to_owned()))
+    }
+
+    pub fn from_stored(s: String) -> ReturnUrlPrefix {
+        ReturnUrlPrefix(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `url` starts with this prefix, and the prefix ends at a boundary of the URL, so that
+    /// `http://shop.example` admits `http://shop.example:8088/notify` and
+    /// `http://shop.example/notify` but never `http://shop.example.evil.test/`.
+    pub fn admits(&self, url: &str) -> bool {
+        let prefix = self.0.as_str();
+        match url.strip_prefix(prefix) {
+            None => false,
+            Some(rest) => {
+                prefix.ends_with('/') || rest.is_empty() || rest.starts_with(['/', ':', '?', '#'])
+            }
+        }
+    }
+}
+
+/// A URL the payment center will call (or send the shopper to): http(s), absolute, and
+/// under one of the merchant's registered prefixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnUrl(String);
+
+impl ReturnUrl {
+    pub fn parse(
+        field: &str,
+        value: &Value,
+        prefixes: &[ReturnUrlPrefix],
+    ) -> Result<ReturnUrl, String> {
+        let s = value
+            .as_str()
+            .ok_or_else(|| format!("{field} must be a string: an absolute http or https URL"))?;
+        ReturnUrl::parse_str(field, s, prefixes)
+    }
+
+    pub fn parse_str(
+        field: &str,
+        s: &str,
+        prefixes: &[ReturnUrlPrefix],
+    ) -> Result<ReturnUrl, String> {
+        let url = parse_http_url(s).map_err(|rule| format!("{field} must be {rule}"))?;
+        // The prefix is checked against (and the order keeps) the URL as it will be called:
+        // `/api/../admin` is `/admin`, whatever the prefix says of the raw text.
+        let normalized = url.as_str();
+        if !prefixes.iter().any(|p| p.admits(normalized)) {
+            return Err(format!(
+                "{field} must start with one of the merchant's registered return URL prefixes"
+            ));
+        }
+        Ok(ReturnUrl(normalized.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefixes(list: &[&str]) -> Vec<ReturnUrlPrefix> {
+        list.iter()
+            .map(|p| ReturnUrlPrefix::parse(p).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn prefix_must_end_at_a_boundary() {
+        let p = ReturnUrlPrefix::parse("http://127.0.0.1").unwrap();
+        assert!(p.admits("http://127.0.0.1:8088/orders/notifyMerchantOrderPaid"));
+        assert!(p.admits("http://127.0.0.1/x"));
+        assert!(p.admits("http://127.0.0.1"));
+        assert!(!p.admits("http://127.0.0.1.evil.test/x"));
+        assert!(!p.admits("http://127.0.0.10/x"));
+        let p = ReturnUrlPrefix::parse("https://shop.example/api/").unwrap();
+        assert!(p.admits("https://shop.example/api/notify"));
+        assert!(!p.admits("https://shop.example/apix"));
+        assert!(!p.admits("http://shop.example/api/notify"));
+    }
+
+    #[test]
+    fn return_url_rules_name_the_field() {
+        let ps = prefixes(&["http://localhost:8088"]);
+        assert!(ReturnUrl::parse_str("return_url", "http://localhost:8088/paid", &ps).is_ok());
+        let cases = [
+            ("ftp://localhost:8088/paid", "an absolute http or https URL"),
+            ("/paid", "an absolute http or https URL"),
+            ("http://u:p@localhost:8088/paid", "without user name"),
+            (
+                "http://localhost:9999/paid",
+                "registered return URL prefixes",
+            ),
+        ];
+        for (url, expect) in cases {
+            let err = ReturnUrl::parse_str("return_url", url, &ps).unwrap_err();
+            assert!(err.starts_with("return_url must"), "{err}");
+            assert!(err.contains(expect), "{url}: {err}");
+        }
+        let long = format!("http://localhost:8088/{}", "a".repeat(1100));
+        assert!(ReturnUrl::parse_str("return_url", &long, &ps)
+            .unwrap_err()
+            .contains("1024"));
+    }
+
+    #[test]
+    fn dot_segments_cannot_climb_out_of_a_prefix() {
+        let ps = prefixes(&["https://shop.example/api/"]);
+        for sneaky in [
+            "https://shop.example/api/../admin",
+            "https://shop.example/api/%2e%2e/admin",
+        ] {
+            assert!(
+                ReturnUrl::parse_str("return_url", sneaky, &ps).is_err(),
+                "{sneaky}"
+            );
+        }
+        let ok =
+            ReturnUrl::parse_str("return_url", "https://shop.example/api/./paid", &ps).unwrap();
+        assert_eq!(ok.as_str(), "https://shop.example/api/paid");
+    }
+
+    #[test]
+    fn prefix_itself_must_be_http() {
+        assert!(ReturnUrlPrefix::parse("javascript:alert(1)").is_err());
+        assert!(ReturnUrlPrefix::parse("https://shop.example").is_ok());
+    }
+}

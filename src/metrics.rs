@@ -1,0 +1,196 @@
+//! Prometheus metrics, rendered as text at `GET /metrics`. A small registry of our own:
+//! counters and one histogram family, labelled with low-cardinality values only (route
+//! patterns, never ids).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+
+const LATENCY_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Registry {
+    /// (metric name, rendered labels) → value
+    counters: BTreeMap<(&'static str, String), u64>,
+    histograms: BTreeMap<(&'static str, String), Histogram>,
+}
+
+static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
+
+const HELP: [(&str, &str, &str); 8] = [
+    (
+        "payment_center_http_requests_total",
+        "counter",
+        "HTTP requests by route pattern, method and status",
+    ),
+    (
+        "payment_center_order_transitions_total",
+        "counter",
+        "Order state changes",
+    ),
+    (
+        "payment_center_notifies_total",
+        "counter",
+        "WeChat notifies by result and reason",
+    ),
+    (
+        "payment_center_webhook_attempts_total",
+        "counter",
+        "Webhook delivery attempts by result",
+    ),
+    (
+        "payment_center_webhook_deliveries_total",
+        "counter",
+        "Webhook events delivered",
+    ),
+    (
+        "payment_center_webhook_failures_total",
+        "counter",
+        "Webhook events given up after the last retry",
+    ),
+    (
+        "payment_center_channel_call_duration_seconds",
+        "histogram",
+        "WeChat Pay API call latency by call",
+    ),
+    (
+        "payment_center_webhook_queue_depth",
+        "gauge",
+        "Webhook events waiting to be delivered",
+    ),
+];
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn labels(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub fn increment(name: &'static str, pairs: &[(&str, &str)]) {
+    let mut registry = REGISTRY.lock().expect("metrics lock");
+    *registry.counters.entry((name, labels(pairs))).or_insert(0) += 1;
+}
+
+pub fn observe(name: &'static str, pairs: &[(&str, &str)], took: Duration) {
+    let seconds = took.as_secs_f64();
+    let mut registry = REGISTRY.lock().expect("metrics lock");
+    let histogram = registry
+        .histograms
+        .entry((name, labels(pairs)))
+        .or_insert(Histogram {
+            buckets: [0; LATENCY_BUCKETS.len()],
+            count: 0,
+            sum: 0.0,
+        });
+    for (bucket, bound) in histogram.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+        if seconds <= bound {
+            *bucket += 1;
+        }
+    }
+    histogram.count += 1;
+    histogram.sum += seconds;
+}
+
+pub fn http_request(route: &str, method: &str, status: u16) {
+    increment(
+        "payment_center_http_requests_total",
+        &[
+            ("route", route),
+            ("method", method),
+            ("status", &status.to_string()),
+        ],
+    );
+}
+
+pub fn transition(to: &str) {
+    increment("payment_center_order_transitions_total", &[("to", to)]);
+}
+
+pub fn notify(result: &str, reason: &str) {
+    increment(
+        "payment_center_notifies_total",
+        &[("result", result), ("reason", reason)],
+    );
+}
+
+/// Renders every metric, with `queue_depth` (read from the database at scrape time).
+pub fn render(queue_depth: Option<i64>) -> String {
+    let registry = REGISTRY.lock().expect("metrics lock");
+    let mut out = String::new();
+    for (name, kind, help) in HELP {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for ((metric, labels), value) in &registry.counters {
+            if *metric == name && labels.is_empty() {
+                let _ = writeln!(out, "{name} {value}");
+            } else if *metric == name {
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            }
+        }
+        for ((metric, labels), h) in &registry.histograms {
+            if *metric != name {
+                continue;
+            }
+            let sep = if labels.is_empty() { "" } else { "," };
+            for (count, bound) in h.buckets.iter().zip(LATENCY_BUCKETS) {
+                let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {count}");
+            }
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
+            let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+        }
+        if name == "payment_center_webhook_queue_depth" {
+            if let Some(depth) = queue_depth {
+                let _ = writeln!(out, "{name} {depth}");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms_in_text_format() {
+        increment("payment_center_webhook_deliveries_total", &[]);
+        observe(
+            "payment_center_channel_call_duration_seconds",
+            &[("call", "test_only")],
+            Duration::from_millis(30),
+        );
+        let text = render(Some(3));
+        assert!(text.contains("# TYPE payment_center_webhook_deliveries_total counter"));
+        assert!(text.contains("\npayment_center_webhook_deliveries_total "));
+        assert!(text.contains("payment_center_channel_call_duration_seconds_bucket{call=\"test_only\",le=\"0.025\"} 0"));
+        assert!(text.contains(
+            "payment_center_channel_call_duration_seconds_bucket{call=\"test_only\",le=\"0.05\"} 1"
+        ));
+        assert!(text
+            .contains("payment_center_channel_call_duration_seconds_count{call=\"test_only\"} 1"));
+        assert!(text.contains("payment_center_webhook_queue_depth 3"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(labels(&[("a", "x\"y")]), "a=\"x\\\"y\"");
+    }
+}

@@ -1,0 +1,177 @@
+use super::notifier;
+use super::trades::{Outcome, PayRefusal, Sandbox};
+use crate::api::read_json;
+use crate::error::ApiError;
+use crate::wechat::sign::SignType;
+use crate::wechat::xml::{self, Fields};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+// The sandbox's routes, mounted under `super::MOUNT`.
+crate::api::routes! {
+    post "/pay/unifiedorder" => unified_order;
+    post "/pay/orderquery" => order_query;
+    post "/pay/closeorder" => close_order;
+    post "/simulate-pay" => simulate_pay;
+    get "/trades/{out_trade_no}" => trade;
+    post "/clock" => advance_clock;
+}
+
+fn xml_response(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/xml; charset=utf-8")
+        .body(body)
+}
+
+/// `return_code=FAIL`: WeChat did not take the call at all; such replies are not signed.
+fn return_fail(message: &str) -> HttpResponse {
+    xml_response(xml::encode([
+        ("return_code", "FAIL"),
+        ("return_msg", message),
+    ]))
+}
+
+fn answer(sandbox: &Sandbox, outcome: Outcome, sign_type: SignType) -> HttpResponse {
+    let mut fields = match outcome {
+        Ok(mut fields) => {
+            fields.insert("result_code".into(), "SUCCESS".into());
+            fields
+        }
+        Err((err_code, err_code_des)) => {
+            let mut fields = Fields::new();
+            fields.insert("result_code".into(), "FAIL".into());
+            fields.insert("err_code".into(), err_code.into());
+            fields.insert("err_code_des".into(), err_code_des);
+            fields
+        }
+    };
+    fields.insert("return_code".into(), "SUCCESS".into());
+    fields.insert("return_msg".into(), "OK".into());
+    sandbox.sign_reply(&mut fields, sign_type);
+    xml_response(xml::encode_map(&fields))
+}
+
+/// Decode, authenticate, then run `operation`: the shape of every v2 call.
+fn handle(
+    sandbox: &Sandbox,
+    body: &[u8],
+    operation: impl FnOnce(&Sandbox, &Fields, SignType) -> Outcome,
+) -> HttpResponse {
+    let fields = match xml::decode(body) {
+        Ok(fields) => fields,
+        Err(e) => return return_fail(&format!("XML格式错误: {e}")),
+    };
+    match sandbox.authenticate(&fields) {
+        Ok(sign_type) => answer(sandbox, operation(sandbox, &fields, sign_type), sign_type),
+        Err((sign_type, refusal)) => answer(sandbox, Err(refusal), sign_type),
+    }
+}
+
+async fn unified_order(sandbox: web::Data<Sandbox>, body: web::Bytes) -> HttpResponse {
+    handle(&sandbox, &body, |s, f, t| s.unified_order(f, t))
+}
+
+async fn order_query(sandbox: web::Data<Sandbox>, body: web::Bytes) -> HttpResponse {
+    handle(&sandbox, &body, |s, f, _| s.order_query(f))
+}
+
+async fn close_order(sandbox: web::Data<Sandbox>, body: web::Bytes) -> HttpResponse {
+    handle(&sandbox, &body, |s, f, _| s.close_order(f))
+}
+
+/// The shopper scans and pays: `{"code_url"}` or `{"out_trade_no"}`, optionally `"openid"`.
+async fn simulate_pay(
+    req: HttpRequest,
+    sandbox: web::Data<Sandbox>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json(&req, payload).await?;
+    let text = |field: &str| -> Result<Option<String>, ApiError> {
+        match body.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::InvalidRequest(format!(
+                "{field} must be a non-empty string"
+            ))),
+        }
+    };
+    let out_trade_no = match (text("code_url")?, text("out_trade_no")?) {
+        (Some(code_url), _) => sandbox
+            .trade_by_code_url(&code_url)
+            .map(|t| t.out_trade_no)
+            .ok_or_else(|| ApiError::NotFound("no sandbox trade has this code_url".into()))?,
+        (None, Some(no)) => no,
+        (None, None) => {
+            return Err(ApiError::InvalidRequest(
+                "code_url or out_trade_no is required".into(),
+            ))
+        }
+    };
+    let trade = sandbox
+        .pay(&out_trade_no, text("openid")?.as_deref())
+        .map_err(|refusal| match refusal {
+            PayRefusal::Unknown => {
+                ApiError::NotFound("no sandbox trade has this out_trade_no".into())
+            }
+            PayRefusal::AlreadyPaid => {
+                ApiError::Conflict("ORDERPAID: the trade is already paid".into())
+            }
+            PayRefusal::Closed => ApiError::Conflict("ORDERCLOSED: the trade is closed".into()),
+            PayRefusal::Expired => ApiError::Conflict("the trade's time_expire has passed".into()),
+        })?;
+    let notified = notifier::deliver_once(&sandbox, &out_trade_no).await;
+    if !notified {
+        notifier::keep_notifying(sandbox.clone(), out_trade_no.clone());
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "out_trade_no": out_trade_no,
+        "transaction_id": trade.transaction_id,
+        "notified": notified,
+    })))
+}
+
+/// Everything the sandbox knows of a trade, notify attempts included (sandbox only).
+async fn trade(
+    sandbox: web::Data<Sandbox>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let trade = sandbox
+        .trade(&path)
+        .ok_or_else(|| ApiError::NotFound("no sandbox trade has this out_trade_no".into()))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "out_trade_no": trade.out_trade_no,
+        "trade_type": trade.trade_type.as_str(),
+        "trade_state": trade.state.as_str(),
+        "total_fee": trade.total_fee,
+        "body": trade.params.get("body"),
+        "time_expire": trade.params.get("time_expire"),
+        "notify_url": trade.notify_url,
+        "prepay_id": trade.prepay_id,
+        "code_url": trade.code_url,
+        "mweb_url": trade.mweb_url,
+        "transaction_id": trade.transaction_id,
+        "openid": trade.openid,
+        "unifiedorder_calls": trade.unifiedorder_calls,
+        "notify": {
+            "acknowledged": trade.notify_acknowledged,
+            "attempts": trade.notify_attempts,
+        },
+    })))
+}
+
+/// `{"advance_seconds": N}`: moves the sandbox's clock forward (for tests of expiry rules).
+async fn advance_clock(
+    req: HttpRequest,
+    sandbox: web::Data<Sandbox>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json(&req, payload).await?;
+    let seconds = body["advance_seconds"]
+        .as_i64()
+        .filter(|s| (0..=30 * 24 * 3600).contains(s))
+        .ok_or_else(|| {
+            ApiError::InvalidRequest("advance_seconds must be an integer from 0 to 2592000".into())
+        })?;
+    sandbox.advance_clock(chrono::Duration::seconds(seconds));
+    Ok(HttpResponse::Ok().json(json!({"now": crate::domain::time::rfc3339(sandbox.now())})))
+}

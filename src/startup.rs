@@ -1,0 +1,364 @@
+//! Builds everything the service runs on and returns a server bound to its listener, so
+//! tests bind port 0 and read the real port.
+
+use crate::api;
+use crate::cache::Cache;
+use crate::config::Settings;
+use crate::core::merchants::{self, IssuedCredentials};
+use crate::db::{self, DbError, DbPool};
+use crate::reconcile::ReconcileWorker;
+use crate::sandbox::{self, Sandbox, SandboxConfig};
+use crate::state::AppState;
+use crate::webhook::{RetrySchedule, WebhookWorker};
+use crate::wechat::{self, WechatClient, WechatConfig};
+use actix_web::dev::Server;
+use actix_web::middleware::Logger;
+use actix_web::{web, App, HttpServer};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long a stopping service waits for the workers to finish what they are doing.
+const WORKER_STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cache: {0}")]
+    Cache(String),
+    #[error("{0}")]
+    Demo(String),
+}
+
+pub struct Application {
+    port: u16,
+    public_base_url: String,
+    server: Server,
+    webhook_worker: Arc<WebhookWorker>,
+    reconcile_worker: Arc<ReconcileWorker>,
+    run_workers: bool,
+    /// Credentials of the demo merchant created by this start, shown once.
+    pub demo_merchant: Option<IssuedCredentials>,
+}
+
+/// Opens the pool and brings the schema up to date. Fails if the database does not answer.
+pub fn open_database(settings: &Settings) -> Result<DbPool, DbError> {
+    let pool = db::build_pool(&settings.database_url, settings.database_pool_size);
+    let mut conn = db::get_conn(&pool)?;
+    db::run_migrations(&mut conn)?;
+    Ok(pool)
+}
+
+fn ensure_demo_merchant(pool: &DbPool) -> Result<Option<IssuedCredentials>, StartupError> {
+    let mut conn = db::get_conn(pool)?;
+    if db::merchants::count(&mut conn).map_err(DbError::from)? > 0 {
+        return Ok(None);
+    }
+    merchants::create(&mut conn, "Demo merchant", &["http://127.0.0.1".to_owned()])
+        .map(Some)
+        .map_err(|e| StartupError::Demo(e.to_string()))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let pool = {
+            let settings = settings.clone();
+            tokio::task::spawn_blocking(move || open_database(&settings))
+                .await
+                .map_err(|e| DbError::Unavailable(e.to_string()))??
+        };
+        let demo_merchant = if settings.demo_merchant {
+            let pool = pool.clone();
+            tokio::task::spawn_blocking(move || ensure_demo_merchant(&pool))
+                .await
+                .map_err(|e| StartupError::Demo(e.to_string()))??
+        } else {
+            None
+        };
+        let cache = match &settings.redis_url {
+            Some(url) => Cache::redis(url, &settings.redis_key_prefix)
+                .map_err(|e| StartupError::Cache(e.to_string()))?,
+            None => Cache::memory(),
+        };
+        let listener =
+            TcpListener::bind(&settings.bind_addr).map_err(|source| StartupError::Bind {
+                addr: settings.bind_addr.clone(),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.bind_addr.clone(),
+            source,
+        })?;
+        let public_base_url = settings
+            .public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local_addr}"));
+        let http = WechatClient::http_client();
+        let sandbox = settings
+            .wechat
+            .uses_builtin_sandbox()
+            .then(|| web::Data::new(Sandbox::new(sandbox_config(&settings), http.clone())));
+        let wechat_config = wechat_config(&settings, local_addr);
+        log::info!("WeChat Pay: {wechat_config:?}");
+        let wechat = Arc::new(WechatClient::new(wechat_config, http.clone()));
+        let webhook_wakeup = Arc::new(Notify::new());
+        let reconcile_worker = Arc::new(ReconcileWorker::new(
+            pool.clone(),
+            wechat.clone(),
+            webhook_wakeup.clone(),
+        ));
+        let webhook_worker = Arc::new(WebhookWorker::new(
+            pool.clone(),
+            http.clone(),
+            RetrySchedule(settings.webhook_retry_schedule.clone()),
+            webhook_wakeup.clone(),
+        ));
+        let state = web::Data::new(AppState {
+            webhook_wakeup,
+            pool,
+            cache,
+            notify_url: format!("{public_base_url}/notify/wechat"),
+            public_base_url: public_base_url.clone(),
+            wechat: wechat.clone(),
+            spbill_create_ip: "127.0.0.1".into(),
+            sandbox_enabled: sandbox.is_some(),
+        });
+        let server = run(listener, state, sandbox).map_err(|source| StartupError::Bind {
+            addr: settings.bind_addr.clone(),
+            source,
+        })?;
+        Ok(Application {
+            port: local_addr.port(),
+            public_base_url,
+            server,
+            webhook_worker,
+            reconcile_worker,
+            run_workers: settings.run_workers,
+            demo_merchant,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn public_base_url(&self) -> &str {
+        &self.public_base_url
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// The webhook worker, for tests that drive it one step at a time.
+    pub fn webhook_worker(&self) -> Arc<WebhookWorker> {
+        self.webhook_worker.clone()
+    }
+
+    /// The reconcile worker, for tests that drive it one step at a time.
+    pub fn reconcile_worker(&self) -> Arc<ReconcileWorker> {
+        self.reconcile_worker.clone()
+    }
+
+    /// Serves (and runs the workers) until SIGINT/SIGTERM or the handle stops it; then lets
+    /// in-flight requests and webhook attempts finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (stop_workers, stopped) = tokio::sync::watch::channel(false);
+        let workers = if self.run_workers {
+            vec![
+                tokio::spawn(self.webhook_worker.clone().run(stopped.clone())),
+                tokio::spawn(self.reconcile_worker.clone().run(stopped)),
+            ]
+        } else {
+            Vec::new()
+        };
+        let served = self.server.await;
+        let _ = stop_workers.send(true);
+        let all = futures_util::future::join_all(workers);
+        if tokio::time::timeout(WORKER_STOP_TIMEOUT, all)
+            .await
+            .is_err()
+        {
+            log::warn!("the workers did not stop within {WORKER_STOP_TIMEOUT:?}");
+        }
+        served
+    }
+}
+
+/// The sandbox's own account, and its notify schedule.
+fn sandbox_config(settings: &Settings) -> SandboxConfig {
+    SandboxConfig {
+        app_id: wechat::SANDBOX_APP_ID.into(),
+        mch_id: wechat::SANDBOX_MCH_ID.into(),
+        api_key: wechat::SANDBOX_API_KEY.into(),
+        notify_schedule: settings.sandbox_notify_schedule.clone(),
+    }
+}
+
+/// Real credentials go to `api.mch.weixin.qq.com` (or `WECHAT_API_BASE`); none use the
+/// sandbox's account, against the built-in sandbox on this very listener unless
+/// `WECHAT_API_BASE` names another.
+fn wechat_config(settings: &Settings, local_addr: SocketAddr) -> WechatConfig {
+    let sandbox = || {
+        let mut loopback = local_addr;
+        if loopback.ip().is_unspecified() {
+            loopback.set_ip(match local_addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{loopback}{}", sandbox::MOUNT)
+    };
+    let (app_id, mch_id, api_key, default_base) = match &settings.wechat.credentials {
+        Some(c) => (
+            c.app_id.clone(),
+            c.mch_id.clone(),
+            c.api_key.clone(),
+            wechat::PRODUCTION_API_BASE.to_owned(),
+        ),
+        None => (
+            wechat::SANDBOX_APP_ID.to_owned(),
+            wechat::SANDBOX_MCH_ID.to_owned(),
+            wechat::SANDBOX_API_KEY.to_owned(),
+            sandbox(),
+        ),
+    };
+    WechatConfig {
+        app_id,
+        mch_id,
+        api_key,
+        api_base: settings.wechat.api_base.clone().unwrap_or(default_base),
+        sign_type: settings.wechat.sign_type,
+    }
+}
+
+fn request_logger() -> Logger {
+    Logger::new("remote=%a request=\"%{request}xi\" status=%s bytes=%b ms=%D")
+        .custom_request_replace("request", request_line)
+}
+
+/// `payment-center sandbox`: only the simulated WeChat Pay, at `/sandbox/wechat`.
+pub struct SandboxServer {
+    port: u16,
+    server: Server,
+}
+
+impl SandboxServer {
+    pub fn build(settings: &Settings) -> Result<SandboxServer, StartupError> {
+        let bind_error = |source| StartupError::Bind {
+            addr: settings.bind_addr.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&settings.bind_addr).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let sandbox = web::Data::new(Sandbox::new(
+            sandbox_config(settings),
+            WechatClient::http_client(),
+        ));
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(actix_web::middleware::Condition::new(
+                    log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info),
+                    request_logger(),
+                ))
+                .service(
+                    web::scope(sandbox::MOUNT)
+                        .app_data(sandbox.clone())
+                        .configure(sandbox::configure),
+                )
+                .default_service(web::to(api::not_found))
+        })
+        .listen(listener)
+        .map_err(bind_error)?
+        .run();
+        Ok(SandboxServer { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// `METHOD /path` fit for logs: no query string (legacy endpoints carry ids there), and a
+/// checkout token, being a capability, shortened to its first characters.
+fn request_line(req: &actix_web::dev::ServiceRequest) -> String {
+    format!("{} {}", req.method(), redacted_path(req.path()))
+}
+
+fn redacted_path(path: &str) -> String {
+    let Some(at) = path.find("/checkout/ct_") else {
+        return path.to_owned();
+    };
+    let token_start = at + "/checkout/".len();
+    let token_end = path[token_start..]
+        .find('/')
+        .map_or(path.len(), |i| token_start + i);
+    let shown = (token_start + 7).min(token_end);
+    format!("{}…{}", &path[..shown], &path[token_end..])
+}
+
+fn run(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    sandbox: Option<web::Data<Sandbox>>,
+) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        let mut app = App::new()
+            .wrap(actix_web::middleware::from_fn(api::observe))
+            .wrap(actix_web::middleware::Condition::new(
+                log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info),
+                request_logger(),
+            ))
+            .app_data(state.clone())
+            .configure(api::configure);
+        if let Some(sandbox) = &sandbox {
+            app = app.service(
+                web::scope(sandbox::MOUNT)
+                    .app_data(sandbox.clone())
+                    .configure(sandbox::configure),
+            );
+        }
+        app.default_service(web::to(api::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(30)
+    .run();
+    Ok(server)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_path;
+
+    #[test]
+    fn checkout_tokens_are_cut_in_logged_paths() {
+        let token = "ct_Egw8luyvtRPR0xpWR1e3isTaBo1P4RPb";
+        assert_eq!(
+            redacted_path(&format!("/checkout/{token}")),
+            "/checkout/ct_Egw8…"
+        );
+        assert_eq!(
+            redacted_path(&format!("/v1/checkout/{token}/qr.svg")),
+            "/v1/checkout/ct_Egw8…/qr.svg"
+        );
+        assert_eq!(
+            redacted_path("/v1/orders/product_1"),
+            "/v1/orders/product_1"
+        );
+    }
+}

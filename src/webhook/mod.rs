@@ -1,0 +1,10 @@
+//! Telling merchants what happened to their orders: the outbox rows (written in the same
+//! transaction as the state change), the signed form, and the delivery worker.
+
+mod event;
+mod form;
+mod worker;
+
+pub use event::{new_event, EventType};
+pub use form::{signed_form, FORM_SIGN_TYPE};
+pub use worker::{RetrySchedule, WebhookWorker};

@@ -1,0 +1,187 @@
+//! The binary itself: `merchant add` and the first start on the embedded default.
+
+use crate::helpers::{error_of, order_body, spawn_app};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn binary(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_payment-center"));
+    // The temporary directory has no .env; the test's own environment must not leak in.
+    command
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("PUBLIC_BASE_URL")
+        .env_remove("BIND_ADDR")
+        .env_remove("DEMO_MERCHANT")
+        .env("RUST_LOG", "info");
+    command
+}
+
+#[tokio::test]
+async fn merchant_add_prints_credentials_that_work() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = binary(dir.path())
+        .env("DATABASE_URL", &app.database_url)
+        .args([
+            "merchant",
+            "add",
+            "--name",
+            "foodie-dev",
+            "--return-url-prefix",
+        ])
+        .args([
+            "http://shop.example:8088/orders",
+            "--return-url-prefix",
+            "https://shop.example",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let object = printed.as_object().unwrap();
+    assert_eq!(object.len(), 3);
+    let api_key = printed["api_key"].as_str().unwrap();
+    assert!(printed["merchant_id"].as_str().unwrap().starts_with("mch_"));
+    assert_eq!(printed["notify_secret"].as_str().unwrap().len(), 32);
+
+    let mut body = order_body("cli-1");
+    body["return_url"] = json!("http://shop.example:8088/orders/notifyMerchantOrderPaid");
+    assert_eq!(
+        app.post_order_as(api_key, &body).await.status().as_u16(),
+        201
+    );
+    body["return_url"] = json!("http://localhost:8088/orders/notifyMerchantOrderPaid");
+    let (_, message) = error_of(app.post_order_as(api_key, &body).await, 400).await;
+    assert!(
+        message.contains("registered return URL prefixes"),
+        "{message}"
+    );
+}
+
+#[test]
+fn merchant_add_refuses_bad_input_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let db = db.to_str().unwrap();
+    let no_prefix = binary(dir.path())
+        .env("DATABASE_URL", db)
+        .args(["merchant", "add", "--name", "x"])
+        .output()
+        .unwrap();
+    assert!(!no_prefix.status.success());
+    assert!(String::from_utf8_lossy(&no_prefix.stderr).contains("--return-url-prefix"));
+
+    let bad_prefix = binary(dir.path())
+        .env("DATABASE_URL", db)
+        .args([
+            "merchant",
+            "add",
+            "--name",
+            "x",
+            "--return-url-prefix",
+            "ftp://x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad_prefix.status.success());
+    let stderr = String::from_utf8_lossy(&bad_prefix.stderr);
+    assert!(
+        stderr.contains("return URL prefix \"ftp://x\" must be"),
+        "{stderr}"
+    );
+    assert!(bad_prefix.stdout.is_empty());
+}
+
+/// Reads the child's stdout until the demo banner's curl is complete, or `None` if the
+/// service printed no banner within a few seconds.
+fn read_banner(child: &mut Child) -> Option<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut banner = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.starts_with("  -d ") {
+                let _ = tx.send(banner.clone());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(5)).ok()
+}
+
+fn start(dir: &std::path::Path) -> Child {
+    binary(dir)
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn stop(mut child: Child) -> String {
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr
+}
+
+#[test]
+fn the_first_start_prints_a_demo_merchant_and_a_curl_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = start(dir.path());
+    let banner = read_banner(&mut child).expect("a banner on the first start");
+    let json_start = banner.find('{').unwrap();
+    let json_end = banner.find('}').unwrap();
+    let credentials: Value = serde_json::from_str(&banner[json_start..=json_end]).unwrap();
+    let api_key = credentials["api_key"].as_str().unwrap().to_owned();
+    let secret = credentials["notify_secret"].as_str().unwrap().to_owned();
+
+    let curl = &banner[banner.find("curl ").unwrap()..];
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{} -w '\\n%{{http_code}}'", curl.trim_end()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (body, status) = stdout.rsplit_once('\n').unwrap();
+    assert_eq!(status, "201", "{stdout}");
+    let order: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(order["status"], "WAIT_PAY");
+    assert_eq!(order["merchant_order_id"], "demo-1");
+
+    let logs = stop(child);
+    assert!(
+        logs.contains("request=\"POST /v1/orders\" status=201"),
+        "one structured line per request: {logs}"
+    );
+    assert!(
+        !logs.contains(&api_key) && !logs.contains(&secret),
+        "secrets stay out of logs"
+    );
+    assert!(
+        dir.path().join("payment-center.db").exists(),
+        "the embedded default file"
+    );
+
+    // The second start has a merchant already: no new credentials are printed.
+    let mut child = start(dir.path());
+    assert_eq!(read_banner(&mut child), None);
+    stop(child);
+}

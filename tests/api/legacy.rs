@@ -1,0 +1,211 @@
+//! The foodie-payment course's endpoints, with the request shapes its backend sends.
+
+use crate::helpers::{spawn_app, TestApp};
+use serde_json::{json, Value};
+
+fn course_body(id: &str) -> Value {
+    json!({
+        "merchantOrderId": id,
+        "merchantUserId": "190815GTKCBSS7MW",
+        "amount": 1,
+        "payMethod": 1,
+        "returnUrl": "http://localhost:8088/orders/notifyMerchantOrderPaid"
+    })
+}
+
+async fn create(app: &TestApp, body: &Value, user: &str, password: &str) -> Value {
+    app.client
+        .post(app.url("/payment/createMerchantOrder"))
+        .header("imoocUserId", user)
+        .header("password", password)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn call(app: &TestApp, path: &str, id: &str, user: &str, as_form: bool) -> Value {
+    let mut request = app
+        .client
+        .post(app.url(path))
+        .header("imoocUserId", &app.merchant.id)
+        .header("password", &app.merchant.api_key);
+    let params = [("merchantOrderId", id), ("merchantUserId", user)];
+    request = if as_form {
+        request.form(&params)
+    } else {
+        request.query(&params)
+    };
+    let response = request.send().await.unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "the course's envelope is always HTTP 200"
+    );
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn create_merchant_order_speaks_the_course_envelope() {
+    let app = spawn_app().await;
+    let (id, key) = (app.merchant.id.clone(), app.merchant.api_key.clone());
+    let answer = create(&app, &course_body("210216HW7D4NGT2W"), &id, &key).await;
+    assert_eq!(
+        answer,
+        json!({"status": 200, "msg": "OK", "data": "商户订单创建成功！"})
+    );
+    // The course's backend retries: the same answer, one order.
+    assert_eq!(
+        create(&app, &course_body("210216HW7D4NGT2W"), &id, &key).await["status"],
+        200
+    );
+    assert_eq!(app.order_count(), 1);
+    let order = app.get_order("210216HW7D4NGT2W").await;
+    assert_eq!(order["description"], "天天吃货-付款用户[190815GTKCBSS7MW]");
+    assert_eq!(order["pay_method"], "wechat");
+
+    let mut bad = course_body("x-1");
+    bad["amount"] = json!(0);
+    let answer = create(&app, &bad, &id, &key).await;
+    assert_eq!(answer["status"], 500);
+    assert_eq!(answer["data"], Value::Null);
+    assert_eq!(
+        answer["msg"],
+        "amount must be a positive integer number of fen, at most 100000000"
+    );
+    let mut alipay = course_body("x-2");
+    alipay["payMethod"] = json!(2);
+    assert_eq!(
+        create(&app, &alipay, &id, &key).await["msg"],
+        "payMethod alipay is not supported yet: use \"wechat\""
+    );
+    let mut other = course_body("210216HW7D4NGT2W");
+    other["amount"] = json!(2);
+    assert_eq!(
+        create(&app, &other, &id, &key).await["msg"],
+        "merchantOrderId 210216HW7D4NGT2W already exists with a different amount"
+    );
+    assert_eq!(app.order_count(), 1);
+}
+
+#[tokio::test]
+async fn a_wrong_identity_is_the_courses_token_error() {
+    let app = spawn_app().await;
+    for (user, password) in [
+        (app.merchant.id.as_str(), "sk_wrong"),
+        ("mch_someoneelse", app.merchant.api_key.as_str()),
+        ("", ""),
+    ] {
+        let answer = create(&app, &course_body("who-1"), user, password).await;
+        assert_eq!(answer["status"], 502, "{user}");
+        assert_eq!(answer["data"], Value::Null);
+        assert!(answer["msg"].as_str().unwrap().contains("imoocUserId"));
+    }
+    assert_eq!(app.order_count(), 0);
+}
+
+#[tokio::test]
+async fn the_qr_code_by_query_string_or_form() {
+    let app = spawn_app().await;
+    let (id, key) = (app.merchant.id.clone(), app.merchant.api_key.clone());
+    create(&app, &course_body("qr-legacy"), &id, &key).await;
+    let by_query = call(
+        &app,
+        "/payment/getWXPayQRCode",
+        "qr-legacy",
+        "190815GTKCBSS7MW",
+        false,
+    )
+    .await;
+    assert_eq!(by_query["status"], 200);
+    let data = &by_query["data"];
+    assert_eq!(data["amount"], 1);
+    assert_eq!(data["merchantOrderId"], "qr-legacy");
+    assert_eq!(data["merchantUserId"], "190815GTKCBSS7MW");
+    assert!(data["qrCodeUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("weixin://wxpay/bizpayurl?pr="));
+    let by_form = call(
+        &app,
+        "/payment/getWXPayQRCode",
+        "qr-legacy",
+        "190815GTKCBSS7MW",
+        true,
+    )
+    .await;
+    assert_eq!(by_form["data"]["qrCodeUrl"], data["qrCodeUrl"]);
+
+    // Another shopper's id, an unknown order, a paid order: the course's message.
+    for (order, user) in [("qr-legacy", "someone-else"), ("nope", "190815GTKCBSS7MW")] {
+        let answer = call(&app, "/payment/getWXPayQRCode", order, user, false).await;
+        assert_eq!(
+            (answer["status"].clone(), answer["msg"].clone()),
+            (json!(500), json!("该订单不存在，或已经支付"))
+        );
+    }
+    app.update_order("qr-legacy", "PAID", None);
+    let answer = call(
+        &app,
+        "/payment/getWXPayQRCode",
+        "qr-legacy",
+        "190815GTKCBSS7MW",
+        false,
+    )
+    .await;
+    assert_eq!(answer["msg"], "该订单不存在，或已经支付");
+}
+
+#[tokio::test]
+async fn the_order_info_in_the_courses_shape() {
+    let app = spawn_app().await;
+    let (id, key) = (app.merchant.id.clone(), app.merchant.api_key.clone());
+    create(&app, &course_body("info-1"), &id, &key).await;
+    let answer = call(
+        &app,
+        "/payment/getPaymentCenterOrderInfo",
+        "info-1",
+        "190815GTKCBSS7MW",
+        true,
+    )
+    .await;
+    assert_eq!(answer["status"], 200);
+    let data = &answer["data"];
+    let order = app.get_order("info-1").await;
+    assert_eq!(data["id"], order["id"]);
+    assert_eq!(data["merchantOrderId"], "info-1");
+    assert_eq!(data["merchantUserId"], "190815GTKCBSS7MW");
+    assert_eq!(data["amount"], 1);
+    assert_eq!(data["payMethod"], 1);
+    assert_eq!(data["payStatus"], 10);
+    assert_eq!(data["comeFrom"], "天天吃货");
+    assert_eq!(
+        data["returnUrl"],
+        "http://localhost:8088/orders/notifyMerchantOrderPaid"
+    );
+    assert_eq!(data["isDelete"], 0);
+    assert_eq!(data["createdTime"], order["created_at"]);
+    app.update_order("info-1", "PAID", None);
+    let answer = call(
+        &app,
+        "/payment/getPaymentCenterOrderInfo",
+        "info-1",
+        "190815GTKCBSS7MW",
+        false,
+    )
+    .await;
+    assert_eq!(answer["data"]["payStatus"], 20);
+    app.update_order("info-1", "CLOSED", None);
+    let answer = call(
+        &app,
+        "/payment/getPaymentCenterOrderInfo",
+        "info-1",
+        "190815GTKCBSS7MW",
+        false,
+    )
+    .await;
+    assert_eq!(answer["data"]["payStatus"], 30);
+}

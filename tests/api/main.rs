@@ -1,0 +1,21 @@
+//! The one integration-test binary: the real service over HTTP, per flow a module.
+
+mod cashier;
+mod checkout;
+mod cli;
+mod faults;
+mod health;
+mod helpers;
+mod legacy;
+mod lifecycle;
+mod native;
+mod notify;
+mod operations;
+mod orders;
+mod orders_validation;
+mod receiver;
+mod sandbox;
+mod store;
+mod trade_types;
+mod webhooks;
+mod wechat_raw;

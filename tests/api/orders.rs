@@ -1,0 +1,295 @@
+use crate::helpers::{create_merchant, error_of, order_body, spawn_app};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn create_returns_201_with_the_order_object() {
+    let app = spawn_app().await;
+    let response = app.post_order(&order_body("210216HW7D4NGT2W")).await;
+    assert_eq!(response.status().as_u16(), 201);
+    let order: Value = response.json().await.unwrap();
+
+    let id = order["id"].as_str().unwrap();
+    assert!(id.starts_with("PC") && id.len() <= 32, "{id}");
+    assert_eq!(order["merchant_order_id"], "210216HW7D4NGT2W");
+    assert_eq!(order["merchant_user_id"], "190815GTKCBSS7MW");
+    assert_eq!(order["amount"], 1);
+    assert_eq!(order["pay_method"], "wechat");
+    assert_eq!(order["status"], "WAIT_PAY");
+    assert_eq!(order["description"], "天天吃货-付款用户[190815GTKCBSS7MW]");
+    assert_eq!(
+        order["return_url"],
+        "http://localhost:8088/orders/notifyMerchantOrderPaid"
+    );
+    assert_eq!(order["paid_at"], Value::Null);
+    assert_eq!(order["transaction_id"], Value::Null);
+    let created = order["created_at"].as_str().unwrap();
+    let expires = order["expires_at"].as_str().unwrap();
+    assert!(created.ends_with('Z') && created.len() == 20, "{created}");
+    let created: DateTime<Utc> = created.parse().unwrap();
+    let expires: DateTime<Utc> = expires.parse().unwrap();
+    assert_eq!((expires - created).num_minutes(), 120);
+    assert!((Utc::now() - created).num_seconds().abs() < 60);
+
+    let token = order["checkout_token"].as_str().unwrap();
+    assert!(token.starts_with("ct_") && token.len() >= 3 + 22, "{token}");
+    assert_eq!(
+        order["checkout_url"].as_str().unwrap(),
+        format!("{}/checkout/{token}", app.address)
+    );
+    assert_eq!(app.order_count(), 1);
+}
+
+#[tokio::test]
+async fn get_returns_the_same_order() {
+    let app = spawn_app().await;
+    let created: Value = app
+        .post_order(&order_body("A-1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = app.get_order_as(&app.merchant.api_key, "A-1").await;
+    assert_eq!(response.status().as_u16(), 200);
+    let read: Value = response.json().await.unwrap();
+    assert_eq!(read, created);
+}
+
+#[tokio::test]
+async fn optional_fields_take_their_defaults() {
+    let app = spawn_app().await;
+    let mut body = order_body("defaults-1");
+    body.as_object_mut().unwrap().remove("description");
+    body.as_object_mut().unwrap().remove("expire_minutes");
+    body["pay_method"] = json!(1);
+    let response = app.post_order(&body).await;
+    assert_eq!(response.status().as_u16(), 201);
+    let order: Value = response.json().await.unwrap();
+    assert_eq!(order["description"], "Order defaults-1");
+    assert_eq!(order["pay_method"], "wechat");
+    let created: DateTime<Utc> = order["created_at"].as_str().unwrap().parse().unwrap();
+    let expires: DateTime<Utc> = order["expires_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!((expires - created).num_minutes(), 120);
+
+    let mut body = order_body("short-1");
+    body["expire_minutes"] = json!(5);
+    let order: Value = app.post_order(&body).await.json().await.unwrap();
+    let created: DateTime<Utc> = order["created_at"].as_str().unwrap().parse().unwrap();
+    let expires: DateTime<Utc> = order["expires_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!((expires - created).num_minutes(), 5);
+}
+
+#[tokio::test]
+async fn the_same_request_again_is_200_with_the_same_order() {
+    let app = spawn_app().await;
+    let first = app.post_order(&order_body("retry-1")).await;
+    assert_eq!(first.status().as_u16(), 201);
+    let first: Value = first.json().await.unwrap();
+    let second = app.post_order(&order_body("retry-1")).await;
+    assert_eq!(second.status().as_u16(), 200);
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(app.order_count(), 1);
+}
+
+#[tokio::test]
+async fn a_default_spelled_out_is_the_same_request() {
+    let app = spawn_app().await;
+    let mut implicit = order_body("spelled-1");
+    implicit.as_object_mut().unwrap().remove("expire_minutes");
+    assert_eq!(app.post_order(&implicit).await.status().as_u16(), 201);
+    let mut explicit = order_body("spelled-1");
+    explicit["expire_minutes"] = json!(120);
+    explicit["pay_method"] = json!(1);
+    assert_eq!(app.post_order(&explicit).await.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_identical_creates_make_exactly_one_order() {
+    let app = spawn_app().await;
+    let body = order_body("storm-1");
+    let requests = (0..20).map(|_| app.post_order(&body));
+    let responses = futures_util::future::join_all(requests).await;
+    let mut statuses = Vec::new();
+    let mut ids = Vec::new();
+    for response in responses {
+        statuses.push(response.status().as_u16());
+        let order: Value = response.json().await.unwrap();
+        ids.push(order["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        19,
+        "{statuses:?}"
+    );
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every answer is the same order");
+    assert_eq!(app.order_count(), 1);
+}
+
+#[tokio::test]
+async fn the_same_id_with_a_different_field_is_409_naming_it() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.post_order(&order_body("dup-1")).await.status().as_u16(),
+        201
+    );
+    let cases = [
+        ("amount", json!(2)),
+        ("merchant_user_id", json!("someone-else")),
+        ("description", json!("another")),
+        ("expire_minutes", json!(30)),
+        ("return_url", json!("http://localhost:8088/other")),
+    ];
+    for (field, value) in cases {
+        let mut body = order_body("dup-1");
+        body[field] = value;
+        let (code, message) = error_of(app.post_order(&body).await, 409).await;
+        assert_eq!(code, "conflict");
+        assert_eq!(
+            message,
+            format!("merchant_order_id dup-1 already exists with a different {field}")
+        );
+    }
+    let order: Value = app
+        .get_order_as(&app.merchant.api_key, "dup-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["amount"], 1, "the original is unchanged");
+    assert_eq!(app.order_count(), 1);
+}
+
+#[tokio::test]
+async fn unknown_order_is_404() {
+    let app = spawn_app().await;
+    let (code, message) =
+        error_of(app.get_order_as(&app.merchant.api_key, "nope").await, 404).await;
+    assert_eq!(code, "not_found");
+    assert_eq!(message, "no order with this merchant_order_id");
+    // An id no order can have is just as unknown.
+    let (code, _) = error_of(
+        app.get_order_as(&app.merchant.api_key, "bad%20id").await,
+        404,
+    )
+    .await;
+    assert_eq!(code, "not_found");
+}
+
+#[tokio::test]
+async fn another_merchants_order_is_404_exactly_like_an_unknown_one() {
+    let app = spawn_app().await;
+    let other = create_merchant(&app.pool, "another shop", &["http://localhost:8088"]);
+    assert_eq!(
+        app.post_order(&order_body("mine-1"))
+            .await
+            .status()
+            .as_u16(),
+        201
+    );
+
+    let theirs = app.get_order_as(&other.api_key, "mine-1").await;
+    assert_eq!(theirs.status().as_u16(), 404);
+    let theirs: Value = theirs.json().await.unwrap();
+    let unknown: Value = app
+        .get_order_as(&other.api_key, "never-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs, unknown);
+
+    // The id is unique per merchant: the other merchant may use it for its own order.
+    let response = app
+        .post_order_as(&other.api_key, &order_body("mine-1"))
+        .await;
+    assert_eq!(response.status().as_u16(), 201);
+    let their_order: Value = response.json().await.unwrap();
+    let my_order: Value = app
+        .get_order_as(&app.merchant.api_key, "mine-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(their_order["id"], my_order["id"]);
+    assert_ne!(their_order["checkout_token"], my_order["checkout_token"]);
+    assert_eq!(app.order_count(), 2);
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_key_are_401() {
+    let app = spawn_app().await;
+    let url = app.url("/v1/orders");
+    let body = order_body("auth-1");
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("missing", None),
+        ("wrong key", Some("Bearer sk_notakey".into())),
+        (
+            "basic scheme",
+            Some(format!("Basic {}", app.merchant.api_key)),
+        ),
+        ("empty bearer", Some("Bearer ".into())),
+        ("key without scheme", Some(app.merchant.api_key.clone())),
+    ];
+    for (case, header) in cases {
+        let mut post = app.client.post(&url).json(&body);
+        let mut get = app.client.get(app.url("/v1/orders/auth-1"));
+        if let Some(h) = &header {
+            post = post.header("Authorization", h);
+            get = get.header("Authorization", h);
+        }
+        for response in [post.send().await.unwrap(), get.send().await.unwrap()] {
+            assert_eq!(
+                response
+                    .headers()
+                    .get("www-authenticate")
+                    .map(|v| v.to_str().unwrap()),
+                Some("Bearer"),
+                "{case}"
+            );
+            let (code, message) = error_of(response, 401).await;
+            assert_eq!(code, "unauthorized", "{case}");
+            assert!(
+                message.contains("Authorization header"),
+                "{case}: {message}"
+            );
+        }
+    }
+    // A bad body with no key is still 401: the key is checked first.
+    let response = app
+        .client
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(response, 401).await.0, "unauthorized");
+    assert_eq!(app.order_count(), 0);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_the_error_envelope() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/v2/nothing")).send().await.unwrap();
+    let (code, message) = error_of(response, 404).await;
+    assert_eq!(code, "not_found");
+    assert_eq!(message, "no such endpoint: GET /v2/nothing");
+
+    let response = app
+        .client
+        .delete(app.url("/v1/orders"))
+        .bearer_auth(&app.merchant.api_key)
+        .send()
+        .await
+        .unwrap();
+    let (code, message) = error_of(response, 405).await;
+    assert_eq!(code, "method_not_allowed");
+    assert_eq!(message, "DELETE is not allowed on /v1/orders");
+}
