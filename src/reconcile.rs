@@ -136,7 +136,7 @@ impl ReconcileWorker {
             order_state::close(conn, &order_id, Some(&confirmed))
         })
         .await?;
-        if closed {
+        if closed.is_some() {
             self.webhook_wakeup.notify_one();
         }
         Ok(())
@@ -202,8 +202,8 @@ impl ReconcileWorker {
                 let open = wechat_trades::find_open_for_order(conn, &order.id)?;
                 let confirmed = open.map(|t| t.out_trade_no);
                 match order_state::close(conn, &order.id, confirmed.as_deref()) {
-                    Ok(true) => closed += 1,
-                    Ok(false) => {}
+                    Ok(Some(_)) => closed += 1,
+                    Ok(None) => {}
                     Err(StateError::Db(e)) => return Err(e),
                     Err(StateError::Rejected(reason)) => {
                         log::warn!("expiry of {}: {reason}", order.id)

@@ -130,9 +130,11 @@ pub async fn close(
     })
     .await
     .map_err(state_error)?;
-    if closed_now {
+    if let Some(closed) = closed_now {
         state.webhook_wakeup.notify_one();
+        return Ok(closed);
     }
+    // Not WAIT_PAY any more: another close got there first (200 again), or a payment (409).
     let order = orders::get(&state.pool, merchant, merchant_order_id).await?;
     match OrderStatus::from_stored(&order.status) {
         Some(OrderStatus::Closed) => Ok(order),

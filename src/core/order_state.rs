@@ -228,15 +228,17 @@ fn record_payment_once(
 
 /// WAIT_PAY → CLOSED, in one transaction with the `order.closed` event; the order's open trade
 /// is given up on our side: closed if WeChat confirmed it (`confirmed` names it), else left
-/// CLOSING for the reconcile worker. Answers whether this call closed the order (false: it was
-/// not WAIT_PAY any more, e.g. a notify made it PAID first).
+/// CLOSING for the reconcile worker. Answers the order as this close committed it, or `None`
+/// when it was not WAIT_PAY any more (e.g. a notify made it PAID first). The committed row,
+/// not a later read, is what a caller reports: a payment may turn it PAID_AFTER_CLOSE the
+/// next instant, and that is a later event of its own.
 pub fn close(
     conn: &mut AnyConnection,
     order_id: &str,
     confirmed: Option<&str>,
-) -> Result<bool, StateError> {
+) -> Result<Option<Order>, StateError> {
     let closed = close_once(conn, order_id, confirmed)?;
-    if closed {
+    if closed.is_some() {
         snapshots::forget_order(order_id);
         metrics::transition(OrderStatus::Closed.as_str());
     }
@@ -247,11 +249,11 @@ fn close_once(
     conn: &mut AnyConnection,
     order_id: &str,
     confirmed: Option<&str>,
-) -> Result<bool, StateError> {
+) -> Result<Option<Order>, StateError> {
     db::write_transaction(conn, |conn| {
         let now = time::now();
         if !orders::close(conn, order_id, now)? {
-            return Ok(false);
+            return Ok(None);
         }
         if let Some(open) = wechat_trades::find_open_for_order(conn, order_id)? {
             if confirmed != Some(open.out_trade_no.as_str()) {
@@ -273,6 +275,6 @@ fn close_once(
             conn,
             &new_event(&order, EventType::OrderClosed, None, time::now_precise()),
         )?;
-        Ok(true)
+        Ok(Some(order))
     })
 }
