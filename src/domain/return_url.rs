@@ -17,14 +17,38 @@ fn parse_http_url(s: &str) -> Result<Url, &'static str> {
     Ok(url)
 }
 
+/// Whether the authority of the absolute URL `s` carries a `:port` (an IPv6 host's colons
+/// are inside its brackets).
+fn names_a_port(s: &str) -> bool {
+    let rest = s.split_once("://").map_or("", |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let after_host = host_port
+        .rsplit_once(']')
+        .map_or(host_port, |(_, port)| port);
+    after_host.contains(':')
+}
+
 /// A URL prefix a merchant registered; only URLs that start with one are ever called.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnUrlPrefix(String);
 
 impl ReturnUrlPrefix {
+    /// Kept in the normalized form `ReturnUrl` compares with (host lower-cased, default port
+    /// dropped, path percent-encoded), so that `http://Shop.example:80/支付` admits the URLs
+    /// it names. The `/` the parser adds to a bare origin is dropped again, since
+    /// `http://127.0.0.1` admits any port of that host, except where the prefix named the
+    /// default port: `http://shop.example:80` stays `http://shop.example/`, port 80 only.
     pub fn parse(s: &str) -> Result<ReturnUrlPrefix, String> {
-        parse_http_url(s).map_err(|rule| format!("return URL prefix {s:?} must be {rule}"))?;
-        Ok(ReturnUrlPrefix(s.to_owned()))
+        let url =
+            parse_http_url(s).map_err(|rule| format!("return URL prefix {s:?} must be {rule}"))?;
+        let mut normalized = String::from(url.clone());
+        let bare_origin = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+        let default_port_named = url.port().is_none() && names_a_port(s);
+        if bare_origin && !s.ends_with('/') && !default_port_named {
+            normalized.pop();
+        }
+        Ok(ReturnUrlPrefix(normalized))
     }
 
     pub fn from_stored(s: String) -> ReturnUrlPrefix {
@@ -151,6 +175,55 @@ mod tests {
         let ok =
             ReturnUrl::parse_str("return_url", "https://shop.example/api/./paid", &ps).unwrap();
         assert_eq!(ok.as_str(), "https://shop.example/api/paid");
+    }
+
+    #[test]
+    fn a_prefix_admits_what_it_names_however_it_is_spelled() {
+        let cases = [
+            ("http://Shop.Example", "http://shop.example/paid"),
+            ("http://shop.example:80", "http://shop.example/paid"),
+            (
+                "https://shop.example:443/api/",
+                "https://shop.example/api/paid",
+            ),
+            (
+                "https://shop.example/支付/",
+                "https://shop.example/支付/回调",
+            ),
+        ];
+        for (prefix, url) in cases {
+            let ps = prefixes(&[prefix]);
+            assert!(
+                ReturnUrl::parse_str("return_url", url, &ps).is_ok(),
+                "{prefix} admits {url}"
+            );
+        }
+        assert_eq!(
+            ReturnUrlPrefix::parse("http://Shop.Example")
+                .unwrap()
+                .as_str(),
+            "http://shop.example"
+        );
+        assert_eq!(
+            ReturnUrlPrefix::parse("http://Shop.Example:80")
+                .unwrap()
+                .as_str(),
+            "http://shop.example/"
+        );
+        assert_eq!(
+            ReturnUrlPrefix::parse("http://[::1]:8088")
+                .unwrap()
+                .as_str(),
+            "http://[::1]:8088"
+        );
+        assert_eq!(
+            ReturnUrlPrefix::parse("http://127.0.0.1/")
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1/"
+        );
+        let ps = prefixes(&["http://shop.example:80"]);
+        assert!(ReturnUrl::parse_str("return_url", "http://shop.example:8080/x", &ps).is_err());
     }
 
     #[test]
