@@ -8,7 +8,7 @@ use crate::core::merchants::{self, MerchantProfile};
 use crate::core::orders::{self, CreateOrder};
 use crate::core::payments::{self, Switch};
 use crate::db::{self, orders::Order};
-use crate::domain::{time, ApiKey, Description, OrderStatus, PayMethod};
+use crate::domain::{time, ApiKey, Description, OrderOrigin, OrderStatus, PayMethod};
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -125,7 +125,10 @@ pub async fn create_merchant_order(
         v1.insert("description".into(), json!(description.as_str()));
     }
     let request = match CreateOrder::parse(&Value::Object(v1), &merchant) {
-        Ok(r) => r,
+        Ok(r) => CreateOrder {
+            origin: OrderOrigin::Foodie,
+            ..r
+        },
         Err(e) => return api_error(e),
     };
     match db::run(&state.pool, move |conn| {

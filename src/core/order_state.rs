@@ -9,7 +9,7 @@ use crate::db::payments::{self, Payment};
 use crate::db::webhook_events;
 use crate::db::wechat_trades;
 use crate::db::{self, AnyConnection, DbError};
-use crate::domain::{time, OrderStatus};
+use crate::domain::{time, OrderOrigin, OrderStatus};
 use crate::metrics;
 use crate::webhook::{new_event, EventType};
 use chrono::NaiveDateTime;
@@ -62,7 +62,8 @@ impl PaymentOutcome {
         }
     }
 
-    /// Whether an outbox row was written (the webhook worker has something to do).
+    /// Whether an outbox row may have been written (the webhook worker is worth waking; an
+    /// order whose return_url does not hear of this event got none).
     pub fn wrote_event(&self) -> bool {
         !matches!(self, PaymentOutcome::AlreadyRecorded)
     }
@@ -216,14 +217,27 @@ fn record_payment_once(
     // Rows are locked in one order everywhere (the order, then its trade), so that a close
     // and a payment racing each other on Postgres wait for each other instead of deadlocking.
     wechat_trades::mark_paid(conn, &trade.out_trade_no)?;
-    let event = new_event(
+    write_event(
+        conn,
         &order,
         event,
         Some((&reported.transaction_id, reported.paid_at)),
-        time::now_precise(),
-    );
-    webhook_events::insert(conn, &event)?;
+    )?;
     Ok(outcome)
+}
+
+/// The outbox row for `event`, in the caller's transaction, unless the order's return_url is
+/// not to hear of it (`EventType::reaches`).
+fn write_event(
+    conn: &mut AnyConnection,
+    order: &Order,
+    event: EventType,
+    payment: Option<(&str, NaiveDateTime)>,
+) -> Result<(), StateError> {
+    if event.reaches(OrderOrigin::from_stored(&order.origin)) {
+        webhook_events::insert(conn, &new_event(order, event, payment, time::now_precise()))?;
+    }
+    Ok(())
 }
 
 /// WAIT_PAY → CLOSED, in one transaction with the `order.closed` event; the order's open trade
@@ -271,10 +285,7 @@ fn close_once(
                 "the order vanished mid-transaction".into(),
             ))
         })?;
-        webhook_events::insert(
-            conn,
-            &new_event(&order, EventType::OrderClosed, None, time::now_precise()),
-        )?;
+        write_event(conn, &order, EventType::OrderClosed, None)?;
         Ok(Some(order))
     })
 }

@@ -3,7 +3,7 @@ use crate::db::{self, orders, AnyConnection, DbError, DbPool};
 use crate::domain::time::{self, serde_rfc3339};
 use crate::domain::{
     CheckoutToken, Description, ExpireMinutes, Fen, MerchantOrderId, MerchantUserId, OrderId,
-    OrderStatus, PayMethod, ReturnUrl,
+    OrderOrigin, OrderStatus, PayMethod, ReturnUrl,
 };
 use crate::error::ApiError;
 use chrono::NaiveDateTime;
@@ -22,6 +22,9 @@ pub struct CreateOrder {
     pub success_url: Option<ReturnUrl>,
     pub description: Description,
     pub expire_minutes: ExpireMinutes,
+    /// Not part of the request's identity: the same order asked for again by the other door
+    /// is the same order.
+    pub origin: OrderOrigin,
 }
 
 fn required<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a Value, ApiError> {
@@ -78,6 +81,7 @@ impl CreateOrder {
             success_url,
             description,
             expire_minutes,
+            origin: OrderOrigin::Api,
         })
     }
 
@@ -96,6 +100,7 @@ impl CreateOrder {
             checkout_token: CheckoutToken::generate().as_str().to_owned(),
             created_at: now,
             expires_at: now + self.expire_minutes.duration(),
+            origin: self.origin.as_str().to_owned(),
         }
     }
 

@@ -24,6 +24,8 @@ pub struct Order {
     pub paid_at: Option<NaiveDateTime>,
     pub transaction_id: Option<String>,
     pub closed_at: Option<NaiveDateTime>,
+    /// `OrderOrigin`: which door the order came in by.
+    pub origin: String,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -42,6 +44,7 @@ pub struct NewOrder {
     pub checkout_token: String,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub origin: String,
 }
 
 /// Inserts one order. A unique violation (the merchant's order id is taken) comes back as

@@ -29,6 +29,7 @@ diesel::table! {
         paid_at -> Nullable<Timestamp>,
         transaction_id -> Nullable<Text>,
         closed_at -> Nullable<Timestamp>,
+        origin -> Text,
     }
 }
 

@@ -10,6 +10,8 @@ pub mod time;
 
 pub use fen::Fen;
 pub use ids::{random_string, ApiKey, CheckoutToken, MerchantId, NotifySecret, OrderId};
-pub use order_fields::{Description, ExpireMinutes, MerchantOrderId, MerchantUserId, PayMethod};
+pub use order_fields::{
+    Description, ExpireMinutes, MerchantOrderId, MerchantUserId, OrderOrigin, PayMethod,
+};
 pub use order_status::OrderStatus;
 pub use return_url::{ReturnUrl, ReturnUrlPrefix};

@@ -121,6 +121,35 @@ impl ExpireMinutes {
     }
 }
 
+/// Which door an order came in by. It decides what the order's return_url is told: the
+/// foodie-dev course's `notifyMerchantOrderPaid` marks the order paid whatever the form says,
+/// so an order made through the course's endpoint must hear of money received only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderOrigin {
+    /// `POST /v1/orders`: the return_url reads `eventType` and `status`.
+    Api,
+    /// `POST /payment/createMerchantOrder`: the course's paid callback.
+    Foodie,
+}
+
+impl OrderOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderOrigin::Api => "api",
+            OrderOrigin::Foodie => "foodie",
+        }
+    }
+
+    /// What is not `foodie` is `api`, the column's default.
+    pub fn from_stored(s: &str) -> OrderOrigin {
+        if s == OrderOrigin::Foodie.as_str() {
+            OrderOrigin::Foodie
+        } else {
+            OrderOrigin::Api
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayMethod {
     Wechat,

@@ -1,6 +1,6 @@
 use crate::db::orders::Order;
 use crate::db::webhook_events::{NewWebhookEvent, PENDING};
-use crate::domain::{random_string, time};
+use crate::domain::{random_string, time, OrderOrigin};
 use chrono::NaiveDateTime;
 use serde_json::json;
 
@@ -23,6 +23,17 @@ impl EventType {
             EventType::OrderClosed => "order.closed",
             EventType::PaidAfterClose => "order.paid_after_close",
             EventType::DuplicatePayment => "order.duplicate_payment",
+        }
+    }
+
+    /// Whether the return_url of an order that came in by `origin` is told of this event.
+    /// The course's callback takes every call for "paid": it hears of money received (a
+    /// payment after close included, which it then honours), never of a close or of a second
+    /// payment, which would mark an unpaid order paid or set a shipped one back.
+    pub fn reaches(self, origin: OrderOrigin) -> bool {
+        match origin {
+            OrderOrigin::Api => true,
+            OrderOrigin::Foodie => matches!(self, EventType::OrderPaid | EventType::PaidAfterClose),
         }
     }
 }

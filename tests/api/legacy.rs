@@ -1,6 +1,8 @@
 //! The foodie-payment course's endpoints, with the request shapes its backend sends.
 
 use crate::helpers::{spawn_app, TestApp};
+use crate::lifecycle::{close, event_types};
+use crate::wechat_raw::notify_xml;
 use serde_json::{json, Value};
 
 fn course_body(id: &str) -> Value {
@@ -208,4 +210,68 @@ async fn the_order_info_in_the_courses_shape() {
     )
     .await;
     assert_eq!(answer["data"]["payStatus"], 30);
+}
+
+/// The course's `notifyMerchantOrderPaid` marks an order paid whatever the form says: an
+/// order made through the course's endpoint hears of money received, never of a close or a
+/// second payment. The same steps on a `/v1` order send all three events.
+#[tokio::test]
+async fn a_course_order_hears_of_payments_only() {
+    let app = spawn_app().await;
+    let (id, key) = (app.merchant.id.clone(), app.merchant.api_key.clone());
+    let user = "190815GTKCBSS7MW";
+    for order in ["fd-paid", "fd-closed", "fd-late"] {
+        assert_eq!(
+            create(&app, &course_body(order), &id, &key).await["status"],
+            200
+        );
+    }
+    app.create_order("v1-late").await;
+    for order in ["fd-paid", "fd-late"] {
+        let qr = call(&app, "/payment/getWXPayQRCode", order, user, false).await;
+        assert_eq!(qr["status"], 200, "{qr}");
+    }
+    assert_eq!(app.native("v1-late").await.status().as_u16(), 200);
+
+    // Closed (fd-closed without a trade; the others within WeChat's five minutes, so their
+    // trades stay open at WeChat and can still take money).
+    for order in ["fd-closed", "fd-late", "v1-late"] {
+        let closed: Value = close(&app, order).await.json().await.unwrap();
+        assert_eq!(closed["status"], "CLOSED", "{order}");
+    }
+    // Paid: fd-paid in time, the other two after their close, then once more.
+    for (order, transaction_id) in [
+        ("fd-paid", "4200000000202611230000000100"),
+        ("fd-late", "4200000000202611230000000101"),
+        ("v1-late", "4200000000202611230000000102"),
+        ("fd-late", "4200000000202611230000000201"),
+        ("v1-late", "4200000000202611230000000202"),
+    ] {
+        let out_trade_no = app.get_order(order).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let xml = notify_xml(&out_trade_no, transaction_id, "1", &[], false);
+        assert_eq!(app.post_notify(&xml).await.0, "SUCCESS", "{order}");
+    }
+
+    assert_eq!(app.get_order("fd-paid").await["status"], "PAID");
+    assert_eq!(app.get_order("fd-closed").await["status"], "CLOSED");
+    assert_eq!(app.get_order("fd-late").await["status"], "PAID_AFTER_CLOSE");
+    assert_eq!(event_types(&app.webhooks("fd-paid").await), ["order.paid"]);
+    assert!(app.webhooks("fd-closed").await.is_empty());
+    assert_eq!(
+        event_types(&app.webhooks("fd-late").await),
+        ["order.paid_after_close"]
+    );
+    assert_eq!(
+        event_types(&app.webhooks("v1-late").await),
+        [
+            "order.closed",
+            "order.paid_after_close",
+            "order.duplicate_payment"
+        ]
+    );
+    // Nothing is lost: both payments of each late order are recorded.
+    assert_eq!(app.count("payments"), 5);
 }

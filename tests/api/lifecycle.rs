@@ -32,7 +32,7 @@ async fn pay_without_notify(app: &TestApp, out_trade_no: &str) -> String {
     paid["transaction_id"].as_str().unwrap().to_owned()
 }
 
-async fn close(app: &TestApp, id: &str) -> reqwest::Response {
+pub async fn close(app: &TestApp, id: &str) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/v1/orders/{id}/close")))
         .bearer_auth(&app.merchant.api_key)
@@ -41,7 +41,7 @@ async fn close(app: &TestApp, id: &str) -> reqwest::Response {
         .unwrap()
 }
 
-fn event_types(webhooks: &[Value]) -> Vec<String> {
+pub fn event_types(webhooks: &[Value]) -> Vec<String> {
     webhooks
         .iter()
         .map(|w| w["event_type"].as_str().unwrap().to_owned())

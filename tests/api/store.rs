@@ -25,6 +25,7 @@ fn new_order(
         checkout_token: token.into(),
         created_at: now,
         expires_at: now,
+        origin: "api".into(),
     }
 }
 
