@@ -199,15 +199,28 @@ impl Settings {
     }
 }
 
-/// `scheme://user:password@host` → `scheme://user:***@host`; anything else unchanged.
+/// A URL fit for a log line: the password of `scheme://user:password@host` and the value of any
+/// query parameter whose name speaks of a password (libpq takes `?password=…`) become `***`.
+/// What does not parse as a URL is kept whole (a SQLite path).
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
     }
+    let secret = |name: &str| name.to_ascii_lowercase().contains("password");
+    if parsed.query_pairs().any(|(name, _)| secret(&name)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if secret(&name) { "***".into() } else { value };
+                (name.into_owned(), value.into_owned())
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 impl fmt::Debug for Settings {
@@ -228,7 +241,10 @@ impl fmt::Debug for Settings {
                 "wechat_mch_id",
                 &self.wechat.credentials.as_ref().map(|c| c.mch_id.as_str()),
             )
-            .field("wechat_api_base", &self.wechat.api_base)
+            .field(
+                "wechat_api_base",
+                &self.wechat.api_base.as_deref().map(redact_url),
+            )
             .field("wechat_sign_type", &self.wechat.sign_type)
             .field("builtin_sandbox", &self.wechat.uses_builtin_sandbox())
             .field("webhook_retry_schedule", &self.webhook_retry_schedule)
@@ -278,6 +294,24 @@ mod tests {
             !debug.contains("hunter2") && !debug.contains("s3cret"),
             "{debug}"
         );
+        let s = settings(&[
+            (
+                "DATABASE_URL",
+                "postgres://pc@db/pc?sslmode=disable&password=hunter2",
+            ),
+            (
+                "WECHAT_API_BASE",
+                "http://u:s3cret@127.0.0.1:8090/sandbox/wechat",
+            ),
+        ])
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("s3cret"),
+            "{debug}"
+        );
+        assert!(debug.contains("sslmode=disable&password=***"), "{debug}");
+        assert_eq!(redact_url("payment-center.db"), "payment-center.db");
     }
 
     #[test]

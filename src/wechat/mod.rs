@@ -35,7 +35,7 @@ impl fmt::Debug for WechatConfig {
             .field("app_id", &self.app_id)
             .field("mch_id", &self.mch_id)
             .field("api_key", &"<redacted>")
-            .field("api_base", &self.api_base)
+            .field("api_base", &crate::config::redact_url(&self.api_base))
             .field("sign_type", &self.sign_type)
             .finish()
     }
