@@ -405,12 +405,13 @@ async fn the_whole_loop_reaches_our_notify_url() {
 
 #[tokio::test]
 async fn an_unacknowledged_notify_is_retried_on_schedule() {
-    // Two quick retries, then a long pause in which the store recovers.
+    // Two quick retries, then a pause long enough for the test to mend the store even on a
+    // loaded machine.
     let app = spawn_app_with(|s| {
         s.sandbox_notify_schedule = vec![
             Duration::from_millis(200),
             Duration::from_millis(200),
-            Duration::from_millis(2000),
+            Duration::from_millis(5000),
         ]
     })
     .await;
