@@ -104,23 +104,32 @@ fn merchant_add_refuses_bad_input_and_writes_nothing() {
 /// A debug binary right after a cold build can take a while to migrate a fresh file.
 const START_WITHIN: Duration = Duration::from_secs(60);
 
-/// Reads the child's stdout until the demo banner's curl is complete; `None` if it printed
-/// none within `START_WITHIN`.
-fn read_banner(child: &mut Child) -> Option<String> {
-    let stdout = child.stdout.take().unwrap();
+/// What `stream` says up to and including its first line that `done` accepts; `None` if no
+/// such line came within `START_WITHIN`. Reading goes on in the background, so that the
+/// child never blocks on a full pipe.
+fn read_until(
+    stream: impl Read + Send + 'static,
+    done: impl Fn(&str) -> bool + Send + 'static,
+) -> Option<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut banner = String::new();
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            banner.push_str(&line);
-            banner.push('\n');
-            if line.starts_with("  -d ") {
-                let _ = tx.send(banner.clone());
+        let mut text = String::new();
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            text.push_str(&line);
+            text.push('\n');
+            if done(&line) {
+                let _ = tx.send(text.clone());
             }
         }
     });
     rx.recv_timeout(START_WITHIN).ok()
+}
+
+/// The child's stdout until the demo banner's curl is complete.
+fn read_banner(child: &mut Child) -> Option<String> {
+    read_until(child.stdout.take().unwrap(), |line| {
+        line.starts_with("  -d ")
+    })
 }
 
 fn start(dir: &std::path::Path) -> Child {
@@ -132,17 +141,21 @@ fn start(dir: &std::path::Path) -> Child {
         .unwrap()
 }
 
-fn stop(mut child: Child) -> String {
+/// Kills the child; answers (stdout, stderr), each as far as no one read it before.
+fn stop(mut child: Child) -> (String, String) {
     child.kill().unwrap();
     child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    stderr
+    let rest = |stream: Option<&mut dyn Read>| {
+        let mut text = String::new();
+        if let Some(stream) = stream {
+            stream.read_to_string(&mut text).unwrap();
+        }
+        text
+    };
+    (
+        rest(child.stdout.as_mut().map(|s| s as &mut dyn Read)),
+        rest(child.stderr.as_mut().map(|s| s as &mut dyn Read)),
+    )
 }
 
 #[test]
@@ -169,7 +182,7 @@ fn the_first_start_prints_a_demo_merchant_and_a_curl_that_works() {
     assert_eq!(order["status"], "WAIT_PAY");
     assert_eq!(order["merchant_order_id"], "demo-1");
 
-    let logs = stop(child);
+    let (_, logs) = stop(child);
     assert!(
         logs.contains("request=\"POST /v1/orders\" status=201"),
         "one structured line per request: {logs}"
@@ -186,26 +199,11 @@ fn the_first_start_prints_a_demo_merchant_and_a_curl_that_works() {
     // The second start has a merchant already: once it listens (the banner would be printed
     // right after that log line), its stdout holds no credentials.
     let mut child = start(dir.path());
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("listening; public base URL") {
-                let _ = tx.send(());
-            }
-        }
+    let listening = read_until(child.stderr.take().unwrap(), |line| {
+        line.contains("listening; public base URL")
     });
-    rx.recv_timeout(START_WITHIN)
-        .expect("the second start listens");
+    assert!(listening.is_some(), "the second start listens");
     std::thread::sleep(Duration::from_millis(300));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    let (stdout, _) = stop(child);
     assert!(!stdout.contains("api_key"), "{stdout}");
 }
