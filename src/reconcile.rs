@@ -3,11 +3,12 @@
 //! minute forever; at expiry it closes the trade, then queries (close-then-query), so a
 //! payment at the last second is recorded, not lost; it finishes closes WeChat refused at the
 //! time. Several instances can run it: each trade is leased with a conditional update first.
+//! It also deletes refused notifies past their retention.
 
 use crate::core::lifecycle::{close_then_query, payment_of, CloseVerdict};
 use crate::core::order_state::{self, ReportedPayment, StateError};
 use crate::db::wechat_trades::{self, WechatTrade, CLOSING};
-use crate::db::{self, orders, DbError, DbPool};
+use crate::db::{self, orders, rejected_notifies, DbError, DbPool};
 use crate::domain::{time, OrderStatus};
 use crate::wechat::{ChannelError, WechatClient};
 use chrono::{Duration, NaiveDateTime};
@@ -20,6 +21,8 @@ const QUERY_BACKOFF_MINUTES: [i64; 4] = [2, 5, 10, 30];
 const RETRY_AFTER: Duration = Duration::minutes(1);
 /// A leased trade is this worker's for this long.
 const LEASE: Duration = Duration::minutes(2);
+/// How long refused notifies are kept for an operator to look into.
+pub const REJECTED_NOTIFY_RETENTION: Duration = Duration::days(30);
 const BATCH: i64 = 50;
 
 pub struct ReconcileWorker {
@@ -33,6 +36,8 @@ pub struct ReconcileWorker {
 pub struct Step {
     pub trades: usize,
     pub expired_orders: usize,
+    /// Refused notifies deleted after `REJECTED_NOTIFY_RETENTION`.
+    pub forgotten_notifies: usize,
 }
 
 impl ReconcileWorker {
@@ -69,9 +74,15 @@ impl ReconcileWorker {
             }
         }
         let expired_orders = self.close_expired_without_trade(now).await?;
+        let cutoff = now - REJECTED_NOTIFY_RETENTION;
+        let forgotten_notifies = db::run(&self.pool, move |conn| {
+            rejected_notifies::delete_received_before(conn, cutoff).map_err(DbError::from)
+        })
+        .await?;
         Ok(Step {
             trades,
             expired_orders,
+            forgotten_notifies,
         })
     }
 

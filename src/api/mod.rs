@@ -14,6 +14,7 @@ mod webhooks;
 
 pub use auth::AuthenticatedMerchant;
 pub use body::{read_json, MAX_JSON_BODY};
+pub use notify::KEPT_BODY_BYTES;
 pub use openapi::OPENAPI_JSON;
 
 use crate::error::ApiError;

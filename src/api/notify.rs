@@ -88,7 +88,12 @@ pub async fn wechat(state: web::Data<AppState>, body: web::Bytes) -> HttpRespons
     }
 }
 
-/// Keeps the refused notify for an operator, and answers FAIL with the reason.
+/// How much of a refused body is kept. WeChat's notifies are one or two KiB; anyone can POST
+/// to this URL, so what is kept of a larger body is its start.
+pub const KEPT_BODY_BYTES: usize = 8 * 1024;
+
+/// Keeps the refused notify for an operator (the reconcile worker deletes it after
+/// `reconcile::REJECTED_NOTIFY_RETENTION`), and answers FAIL with the reason.
 async fn reject(
     state: &AppState,
     body: &[u8],
@@ -109,7 +114,7 @@ async fn reject(
         reason: reason.clone(),
         out_trade_no: field("out_trade_no"),
         transaction_id: field("transaction_id"),
-        body: String::from_utf8_lossy(&body[..body.len().min(xml::MAX_BODY)]).into_owned(),
+        body: String::from_utf8_lossy(&body[..body.len().min(KEPT_BODY_BYTES)]).into_owned(),
     };
     let kept = db::run(&state.pool, move |conn| {
         rejected_notifies::insert(conn, &row).map_err(DbError::from)

@@ -28,3 +28,12 @@ pub fn recent(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<RejectedN
         .select(RejectedNotify::as_select())
         .load(conn)
 }
+
+/// Deletes the refused notifies received before `cutoff`; answers how many.
+pub fn delete_received_before(
+    conn: &mut AnyConnection,
+    cutoff: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::delete(rejected_notifies::table.filter(rejected_notifies::received_at.lt(cutoff)))
+        .execute(conn)
+}

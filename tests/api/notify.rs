@@ -386,3 +386,44 @@ async fn the_foodie_payment_notify_path_is_the_same_handler() {
     assert_eq!(body, "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>");
     assert_eq!(app.get_order("legacy-notify").await["status"], "PAID");
 }
+
+/// Anyone can POST to the notify URL: what is kept of a refused body is bounded, and refused
+/// notifies are deleted once past their retention.
+#[tokio::test]
+async fn refused_notifies_are_kept_bounded_and_for_a_while() {
+    let app = spawn_app().await;
+    let (_, out_trade_no) = order(&app, "kept-1").await;
+    let padding = "x".repeat(20_000);
+    let big = notify_xml(&out_trade_no, "42002", "1", &[("attach", &padding)], false)
+        .replace("<sign>", "<sign>0");
+    assert!(big.len() > 20_000);
+    assert_eq!(app.post_notify(&big).await.0, "FAIL");
+    assert_eq!(app.post_notify("not even xml").await.0, "FAIL");
+    let kept = {
+        let mut conn = app.pool.get().unwrap();
+        payment_center::db::rejected_notifies::recent(&mut conn, 10).unwrap()
+    };
+    assert_eq!(kept.len(), 2);
+    let longest = kept.iter().map(|r| r.body.len()).max().unwrap();
+    assert_eq!(longest, payment_center::api::KEPT_BODY_BYTES);
+
+    // One of them is a day past the retention; the worker's next step forgets it only.
+    let retention = payment_center::reconcile::REJECTED_NOTIFY_RETENTION.num_days();
+    let aged = chrono::Utc::now().naive_utc() - chrono::Duration::days(retention + 1);
+    app.execute(&format!(
+        "UPDATE rejected_notifies SET received_at = '{}' WHERE id = '{}'",
+        aged.format("%Y-%m-%d %H:%M:%S"),
+        kept[0].id
+    ));
+    let step = app.reconcile_worker.run_once().await.unwrap();
+    assert_eq!(step.forgotten_notifies, 1);
+    assert_eq!(rejected_reasons(&app), [kept[1].reason.clone()]);
+    assert_eq!(
+        app.reconcile_worker
+            .run_once()
+            .await
+            .unwrap()
+            .forgotten_notifies,
+        0
+    );
+}

@@ -1,0 +1,1 @@
+DROP INDEX rejected_notifies_received_at;
