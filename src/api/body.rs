@@ -8,7 +8,7 @@ pub const MAX_JSON_BODY: usize = 64 * 1024;
 
 /// Reads a JSON body ourselves (instead of the `Json` extractor) so that a handler checks
 /// the API key first, and every body error is the API's error envelope.
-pub async fn read_json(req: &HttpRequest, mut payload: web::Payload) -> Result<Value, ApiError> {
+pub async fn read_json(req: &HttpRequest, payload: web::Payload) -> Result<Value, ApiError> {
     let content_type = req.mime_type().ok().flatten();
     let is_json = content_type.as_ref().is_some_and(|m| {
         m.type_() == mime::APPLICATION
@@ -19,6 +19,17 @@ pub async fn read_json(req: &HttpRequest, mut payload: web::Payload) -> Result<V
             "Content-Type must be application/json".into(),
         ));
     }
+    let body = read_capped(req, payload).await?;
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::InvalidRequest(format!("the request body is not valid JSON: {e}")))
+}
+
+/// Reads a body of at most `MAX_JSON_BODY` bytes; a larger one (declared or sent) is a 413
+/// in the API's error envelope, not the framework's plain text.
+pub async fn read_capped(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<web::Bytes, ApiError> {
     let too_large = || {
         ApiError::PayloadTooLarge(format!(
             "the request body must be at most {MAX_JSON_BODY} bytes"
@@ -42,6 +53,5 @@ pub async fn read_json(req: &HttpRequest, mut payload: web::Payload) -> Result<V
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| ApiError::InvalidRequest(format!("the request body is not valid JSON: {e}")))
+    Ok(body.freeze())
 }

@@ -33,7 +33,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let ready = database.is_ok() && cache.is_ok();
     let mut cache_check = check(&cache);
     cache_check["kind"] = json!(state.cache.kind());
-    let body = json!({
+    let mut body = json!({
         "status": if ready { "ok" } else { "unavailable" },
         "database": check(&database),
         "cache": cache_check,
@@ -41,6 +41,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if ready {
         HttpResponse::Ok().json(body)
     } else {
+        // Every non-2xx JSON answer carries the API's error envelope; the checks stay beside it.
+        let down: Vec<String> = [database, cache]
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        body["error"] = json!({"code": "unavailable", "message": down.join("; ")});
         log::warn!("not ready: {body}");
         HttpResponse::ServiceUnavailable().json(body)
     }

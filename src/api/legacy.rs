@@ -4,6 +4,7 @@
 //! identity (`errorTokenMsg`). Authentication: headers `imoocUserId` (merchant id) and
 //! `password` (API key).
 
+use super::read_capped;
 use crate::core::merchants::{self, MerchantProfile};
 use crate::core::orders::{self, CreateOrder};
 use crate::core::payments::{self, Switch};
@@ -16,6 +17,13 @@ use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
 const NOT_PAYABLE: &str = "该订单不存在，或已经支付";
+
+/// The paths where every answer is the course's envelope (the notify path speaks WeChat's XML).
+pub const COURSE_PATHS: [&str; 3] = [
+    "/payment/createMerchantOrder",
+    "/payment/getWXPayQRCode",
+    "/payment/getPaymentCenterOrderInfo",
+];
 
 fn envelope(status: i32, msg: &str, data: Value) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": status, "msg": msg, "data": data }))
@@ -79,8 +87,17 @@ async fn merchant(state: &AppState, req: &HttpRequest) -> Result<MerchantProfile
     }
 }
 
+/// The body, at most `MAX_JSON_BODY` bytes; a larger one is the course's error envelope too.
+async fn body(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, HttpResponse> {
+    read_capped(req, payload).await.map_err(api_error)
+}
+
 /// Query string and, for a form body, its fields (the course sends either).
-async fn params(req: &HttpRequest, body: web::Bytes) -> HashMap<String, String> {
+async fn params(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<HashMap<String, String>, HttpResponse> {
+    let body = body(req, payload).await?;
     let mut params: HashMap<String, String> =
         url::form_urlencoded::parse(req.query_string().as_bytes())
             .into_owned()
@@ -90,7 +107,16 @@ async fn params(req: &HttpRequest, body: web::Bytes) -> HashMap<String, String> 
             params.entry(k).or_insert(v);
         }
     }
-    params
+    Ok(params)
+}
+
+/// Any other method on the course's paths: the course's envelope, like every answer there.
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    error_msg(&format!(
+        "{} is not allowed on {}",
+        req.method(),
+        req.path()
+    ))
 }
 
 /// `POST /payment/createMerchantOrder`, JSON `{merchantOrderId, merchantUserId, amount,
@@ -98,11 +124,15 @@ async fn params(req: &HttpRequest, body: web::Bytes) -> HashMap<String, String> 
 pub async fn create_merchant_order(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
     let merchant = match merchant(&state, &req).await {
         Ok(m) => m,
         Err(refused) => return refused,
+    };
+    let body = match body(&req, payload).await {
+        Ok(body) => body,
+        Err(answer) => return answer,
     };
     let legacy: Map<String, Value> = match serde_json::from_slice(&body) {
         Ok(Value::Object(map)) => map,
@@ -146,11 +176,11 @@ pub async fn create_merchant_order(
 async fn identified_order(
     req: &HttpRequest,
     state: &AppState,
-    body: web::Bytes,
+    payload: web::Payload,
     missing: &str,
 ) -> Result<(MerchantProfile, Order), HttpResponse> {
     let merchant = merchant(state, req).await?;
-    let params = params(req, body).await;
+    let params = params(req, payload).await?;
     let (Some(order_id), Some(user_id)) =
         (params.get("merchantOrderId"), params.get("merchantUserId"))
     else {
@@ -167,9 +197,9 @@ async fn identified_order(
 pub async fn get_wxpay_qr_code(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
-    let order = match identified_order(&req, &state, body, NOT_PAYABLE).await {
+    let order = match identified_order(&req, &state, payload, NOT_PAYABLE).await {
         Ok((_, order)) => order,
         Err(answer) => return answer,
     };
@@ -189,9 +219,10 @@ pub async fn get_wxpay_qr_code(
 pub async fn get_payment_center_order_info(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
-    let (merchant, order) = match identified_order(&req, &state, body, "该订单不存在").await {
+    let (merchant, order) = match identified_order(&req, &state, payload, "该订单不存在").await
+    {
         Ok(found) => found,
         Err(answer) => return answer,
     };

@@ -13,7 +13,7 @@ mod payments;
 mod webhooks;
 
 pub use auth::AuthenticatedMerchant;
-pub use body::{read_json, MAX_JSON_BODY};
+pub use body::{read_capped, read_json, MAX_JSON_BODY};
 pub use notify::KEPT_BODY_BYTES;
 pub use openapi::OPENAPI_JSON;
 
@@ -68,9 +68,14 @@ routes! {
     post "/payment/getPaymentCenterOrderInfo" => legacy::get_payment_center_order_info;
 }
 
-/// A resource whose wrong-method answer is the JSON error envelope like every other error.
+/// A resource whose wrong-method answer is the JSON error envelope like every other error,
+/// or on the foodie-payment course's paths the course's envelope, like every answer there.
 pub fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+    if legacy::COURSE_PATHS.contains(&path) {
+        web::resource(path).default_service(web::to(legacy::method_not_allowed))
+    } else {
+        web::resource(path).default_service(web::to(method_not_allowed))
+    }
 }
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {

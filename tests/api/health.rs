@@ -43,6 +43,8 @@ async fn readyz_is_503_naming_a_cache_that_does_not_answer() {
     assert_eq!(response.status().as_u16(), 503);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert_eq!(body["error"]["message"], "redis does not answer");
     assert_eq!(body["database"]["status"], "ok");
     assert_eq!(body["cache"]["status"], "down");
     assert_eq!(body["cache"]["kind"], "redis");

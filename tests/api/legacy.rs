@@ -275,3 +275,32 @@ async fn a_course_order_hears_of_payments_only() {
     // Nothing is lost: both payments of each late order are recorded.
     assert_eq!(app.count("payments"), 5);
 }
+
+/// On the course's paths every answer is the course's envelope, HTTP 200: a wrong method and
+/// an oversized body too.
+#[tokio::test]
+async fn every_answer_on_the_courses_paths_is_its_envelope() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/payment/getWXPayQRCode?merchantOrderId=a&merchantUserId=b"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer,
+        json!({"status": 500, "msg": "GET is not allowed on /payment/getWXPayQRCode", "data": null})
+    );
+
+    let mut huge = course_body("huge-1");
+    huge["padding"] = json!("x".repeat(100_000));
+    let (id, key) = (app.merchant.id.clone(), app.merchant.api_key.clone());
+    let answer = create(&app, &huge, &id, &key).await;
+    assert_eq!(
+        answer,
+        json!({"status": 500, "msg": "the request body must be at most 65536 bytes", "data": null})
+    );
+    assert_eq!(app.order_count(), 0);
+}
