@@ -112,11 +112,7 @@ async fn params(
 
 /// Any other method on the course's paths: the course's envelope, like every answer there.
 pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    error_msg(&format!(
-        "{} is not allowed on {}",
-        req.method(),
-        req.path()
-    ))
+    api_error(super::not_allowed(&req))
 }
 
 /// `POST /payment/createMerchantOrder`, JSON `{merchantOrderId, merchantUserId, amount,

@@ -79,11 +79,12 @@ pub fn resource(path: &str) -> actix_web::Resource {
 }
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(format!(
-        "{} is not allowed on {}",
-        req.method(),
-        req.path()
-    )))
+    Err(not_allowed(&req))
+}
+
+/// The error for a method a path does not take; each envelope writes it its own way.
+fn not_allowed(req: &HttpRequest) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{} is not allowed on {}", req.method(), req.path()))
 }
 
 /// Every path that matches no route.

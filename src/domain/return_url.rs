@@ -42,7 +42,7 @@ impl ReturnUrlPrefix {
     pub fn parse(s: &str) -> Result<ReturnUrlPrefix, String> {
         let url =
             parse_http_url(s).map_err(|rule| format!("return URL prefix {s:?} must be {rule}"))?;
-        let mut normalized = String::from(url.clone());
+        let mut normalized = url.as_str().to_owned();
         let bare_origin = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
         let default_port_named = url.port().is_none() && names_a_port(s);
         if bare_origin && !s.ends_with('/') && !default_port_named {
