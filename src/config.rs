@@ -2,14 +2,44 @@
 //! passwords inside URLs never come out through `Debug`.
 
 use crate::wechat::SignType;
+use ipnet::IpNet;
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// WeChat's notify schedule: the pauses after each failed attempt (about 24 h in all).
 pub const WECHAT_RETRY_SCHEDULE: &str = "15s,15s,30s,3m,10m,20m,30m,30m,30m,60m,3h,3h,3h,6h,6h";
 
+/// Which channels a process talks to (`PAYMENT_MODE`): the built-in simulations, or the real
+/// ones. One process is one mode; orders and webhooks say which (`livemode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentMode {
+    Sandbox,
+    Live,
+}
+
+impl PaymentMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMode::Sandbox => "sandbox",
+            PaymentMode::Live => "live",
+        }
+    }
+
+    pub fn is_live(self) -> bool {
+        self == PaymentMode::Live
+    }
+}
+
+/// The longest pause a retry schedule may hold: beyond it a typo (`6000h`) would park an
+/// event for months.
+const MAX_SCHEDULE_STEP: Duration = Duration::from_secs(24 * 3600);
+const MAX_SCHEDULE_STEPS: usize = 50;
+
 #[derive(Clone)]
 pub struct Settings {
+    /// `PAYMENT_MODE`, or what it defaults to (see `resolve_mode`).
+    pub mode: PaymentMode,
     /// Where the HTTP server listens (`BIND_ADDR`); port 0 picks a free port (tests).
     pub bind_addr: String,
     /// How the outside reaches us (`PUBLIC_BASE_URL`); `None` means `http://<bound address>`.
@@ -26,10 +56,18 @@ pub struct Settings {
     pub wechat: WechatSettings,
     /// Pauses between the sandbox's notify attempts (`SANDBOX_NOTIFY_SCHEDULE`).
     pub sandbox_notify_schedule: Vec<Duration>,
+    /// Trades the built-in sandbox keeps before forgetting the oldest (`SANDBOX_MAX_TRADES`).
+    pub sandbox_max_trades: usize,
     /// Pauses after each failed webhook attempt (`WEBHOOK_RETRY_SCHEDULE`).
     pub webhook_retry_schedule: Vec<Duration>,
     /// Run the background workers (`RUN_WORKERS`, default true). Tests drive them by hand.
     pub run_workers: bool,
+    /// Networks that webhook targets may resolve to although they are not public
+    /// (`WEBHOOK_ALLOWED_NETWORKS`); a sandbox adds loopback.
+    pub webhook_allowed_networks: Vec<IpNet>,
+    /// How long a client may take to send a request's headers, and then its body
+    /// (`REQUEST_TIMEOUT`, default 10s): a slow sender cannot hold a connection.
+    pub request_timeout: Duration,
 }
 
 /// The merchant account at WeChat Pay. No credentials means the sandbox's account, and the
@@ -77,9 +115,107 @@ pub fn parse_schedule(name: &str, value: &str) -> Result<Vec<Duration>, ConfigEr
                 _ => return Err(bad()),
             };
             let millis = number.checked_mul(unit_millis).ok_or_else(bad)?;
-            Ok(Duration::from_millis(millis))
+            let pause = Duration::from_millis(millis);
+            if pause > MAX_SCHEDULE_STEP {
+                return Err(ConfigError(format!(
+                    "{name}: each pause must be at most 24h, not {item}"
+                )));
+            }
+            Ok(pause)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|steps| {
+            if steps.len() > MAX_SCHEDULE_STEPS {
+                Err(ConfigError(format!(
+                    "{name} must have at most {MAX_SCHEDULE_STEPS} pauses"
+                )))
+            } else {
+                Ok(steps)
+            }
+        })
+}
+
+/// `10.0.0.0/8, 192.168.1.7`: CIDRs, or single addresses.
+pub fn parse_networks(name: &str, value: &str) -> Result<Vec<IpNet>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ConfigError(format!(
+                        "{name} must be comma-separated CIDRs like 10.0.0.0/8, not {item:?}"
+                    ))
+                })
         })
         .collect()
+}
+
+/// Whether `BIND_ADDR` listens only on this machine (`127.0.0.1:8080`, `[::1]:0`,
+/// `localhost:8080`).
+pub fn is_loopback_bind(bind_addr: &str) -> bool {
+    if let Ok(addr) = bind_addr.parse::<SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    bind_addr
+        .rsplit_once(':')
+        .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost"))
+}
+
+/// `PAYMENT_MODE`, or its default: live when a channel has credentials, sandbox when the
+/// service listens on loopback only; otherwise nothing, so that a service reachable from
+/// elsewhere never becomes a sandbox (where anyone can "pay") by a forgotten variable.
+fn resolve_mode(
+    explicit: Option<&str>,
+    any_credentials: bool,
+    bind_addr: &str,
+) -> Result<PaymentMode, ConfigError> {
+    match explicit {
+        Some("sandbox") => Ok(PaymentMode::Sandbox),
+        Some("live") => Ok(PaymentMode::Live),
+        Some(other) => Err(ConfigError(format!(
+            "PAYMENT_MODE must be sandbox or live, not {other:?}"
+        ))),
+        None if any_credentials => Ok(PaymentMode::Live),
+        None if is_loopback_bind(bind_addr) => Ok(PaymentMode::Sandbox),
+        None => Err(ConfigError(format!(
+            "BIND_ADDR {bind_addr} is reachable from other machines and no channel has credentials: \
+             set PAYMENT_MODE=live (with WECHAT_APP_ID, WECHAT_MCH_ID, WECHAT_API_KEY) or, for a \
+             shared test installation where anyone may simulate payments, PAYMENT_MODE=sandbox"
+        ))),
+    }
+}
+
+/// The WeChat account of a live process: all three variables, or the names of those missing.
+fn wechat_credentials(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<WechatCredentials>, ConfigError> {
+    const NAMES: [&str; 3] = ["WECHAT_APP_ID", "WECHAT_MCH_ID", "WECHAT_API_KEY"];
+    let values = NAMES.map(lookup);
+    let missing: Vec<&str> = NAMES
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(name, _)| *name)
+        .collect();
+    match missing.len() {
+        3 => Ok(None),
+        0 => {
+            let [app_id, mch_id, api_key] = values.map(Option::unwrap_or_default);
+            Ok(Some(WechatCredentials {
+                app_id,
+                mch_id,
+                api_key,
+            }))
+        }
+        _ => Err(ConfigError(format!(
+            "WeChat Pay is half-configured: {} missing (set all of WECHAT_APP_ID, WECHAT_MCH_ID \
+             and WECHAT_API_KEY)",
+            missing.join(" and ")
+        ))),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,23 +270,31 @@ impl Settings {
             Some("0" | "false") => false,
             Some(_) => return Err(ConfigError("DEMO_MERCHANT must be true or false".into())),
         };
-        let credentials =
-            match (
-                lookup("WECHAT_APP_ID"),
-                lookup("WECHAT_MCH_ID"),
-                lookup("WECHAT_API_KEY"),
-            ) {
-                (None, None, None) => None,
-                (Some(app_id), Some(mch_id), Some(api_key)) => Some(WechatCredentials {
-                    app_id,
-                    mch_id,
-                    api_key,
-                }),
-                _ => return Err(ConfigError(
-                    "set all of WECHAT_APP_ID, WECHAT_MCH_ID and WECHAT_API_KEY, or none (sandbox)"
+        let credentials = wechat_credentials(&lookup)?;
+        let bind_addr = lookup("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let mode = resolve_mode(
+            lookup("PAYMENT_MODE").as_deref(),
+            credentials.is_some(),
+            &bind_addr,
+        )?;
+        match (mode, &credentials) {
+            (PaymentMode::Live, None) => {
+                return Err(ConfigError(
+                    "PAYMENT_MODE=live needs a channel's credentials: WECHAT_APP_ID, \
+                     WECHAT_MCH_ID and WECHAT_API_KEY are missing"
                         .into(),
-                )),
-            };
+                ))
+            }
+            (PaymentMode::Sandbox, Some(_)) => {
+                return Err(ConfigError(
+                    "PAYMENT_MODE=sandbox with WeChat credentials set: a sandbox never uses real \
+                     credentials; unset WECHAT_APP_ID, WECHAT_MCH_ID and WECHAT_API_KEY, or set \
+                     PAYMENT_MODE=live"
+                        .into(),
+                ))
+            }
+            _ => {}
+        }
         let api_base = lookup("WECHAT_API_BASE")
             .map(|base| {
                 let parsed = url::Url::parse(&base);
@@ -178,7 +322,42 @@ impl Settings {
             Some("0" | "false") => false,
             Some(_) => return Err(ConfigError("RUN_WORKERS must be true or false".into())),
         };
+        let mut webhook_allowed_networks = parse_networks(
+            "WEBHOOK_ALLOWED_NETWORKS",
+            &lookup("WEBHOOK_ALLOWED_NETWORKS").unwrap_or_default(),
+        )?;
+        if mode == PaymentMode::Sandbox {
+            // The sandbox's shop is on this machine.
+            for loopback in ["127.0.0.0/8", "::1/128"] {
+                webhook_allowed_networks.push(loopback.parse().expect("a CIDR"));
+            }
+        }
+        let request_timeout = match lookup("REQUEST_TIMEOUT") {
+            None => Duration::from_secs(10),
+            Some(v) => match parse_schedule("REQUEST_TIMEOUT", &v)?.as_slice() {
+                [one] if (Duration::from_millis(100)..=Duration::from_secs(300)).contains(one) => {
+                    *one
+                }
+                _ => {
+                    return Err(ConfigError(
+                        "REQUEST_TIMEOUT must be one duration from 100ms to 300s".into(),
+                    ))
+                }
+            },
+        };
+        let sandbox_max_trades = match lookup("SANDBOX_MAX_TRADES") {
+            None => crate::sandbox::DEFAULT_CAPACITY,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| ConfigError("SANDBOX_MAX_TRADES must be 1–1000000".into()))?,
+        };
         Ok(Settings {
+            mode,
+            sandbox_max_trades,
+            webhook_allowed_networks,
+            request_timeout,
             webhook_retry_schedule,
             run_workers,
             wechat: WechatSettings {
@@ -187,7 +366,7 @@ impl Settings {
                 sign_type,
             },
             sandbox_notify_schedule,
-            bind_addr: lookup("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            bind_addr,
             public_base_url,
             database_url,
             database_pool_size,
@@ -226,6 +405,7 @@ pub fn redact_url(url: &str) -> String {
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
+            .field("mode", &self.mode)
             .field("bind_addr", &self.bind_addr)
             .field("public_base_url", &self.public_base_url)
             .field("database_url", &redact_url(&self.database_url))
@@ -249,6 +429,8 @@ impl fmt::Debug for Settings {
             .field("builtin_sandbox", &self.wechat.uses_builtin_sandbox())
             .field("webhook_retry_schedule", &self.webhook_retry_schedule)
             .field("run_workers", &self.run_workers)
+            .field("webhook_allowed_networks", &self.webhook_allowed_networks)
+            .field("request_timeout", &self.request_timeout)
             .finish()
     }
 }
@@ -335,6 +517,87 @@ mod tests {
             s.wechat.api_base.as_deref(),
             Some("http://127.0.0.1:8090/sandbox/wechat")
         );
+    }
+
+    #[test]
+    fn the_mode_is_explicit_or_safe() {
+        // The laptop default: loopback, no credentials.
+        assert_eq!(settings(&[]).unwrap().mode, PaymentMode::Sandbox);
+        let creds = [
+            ("WECHAT_APP_ID", "wx1"),
+            ("WECHAT_MCH_ID", "1"),
+            ("WECHAT_API_KEY", "k"),
+        ];
+        assert_eq!(settings(&creds).unwrap().mode, PaymentMode::Live);
+        // Reachable from elsewhere, nothing said: refuse, naming PAYMENT_MODE.
+        let e = settings(&[("BIND_ADDR", "0.0.0.0:8080")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("PAYMENT_MODE"), "{e}");
+        let public_sandbox =
+            settings(&[("BIND_ADDR", "0.0.0.0:8080"), ("PAYMENT_MODE", "sandbox")]).unwrap();
+        assert_eq!(public_sandbox.mode, PaymentMode::Sandbox);
+        assert!(is_loopback_bind("localhost:8080") && is_loopback_bind("[::1]:0"));
+        // Live needs a whole channel, and says what is missing.
+        let e = settings(&[("PAYMENT_MODE", "live")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("WECHAT_APP_ID"), "{e}");
+        let e = settings(&[("PAYMENT_MODE", "live"), creds[0], creds[1]])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("WECHAT_API_KEY missing"), "{e}");
+        assert!(!e.contains("WECHAT_APP_ID missing"), "{e}");
+        // A sandbox never holds real credentials.
+        let mut sandbox_with_creds = creds.to_vec();
+        sandbox_with_creds.push(("PAYMENT_MODE", "sandbox"));
+        assert!(settings(&sandbox_with_creds).is_err());
+        assert!(settings(&[("PAYMENT_MODE", "test")]).is_err());
+    }
+
+    #[test]
+    fn allowed_networks_and_sandbox_loopback() {
+        let s = settings(&[]).unwrap();
+        assert!(s
+            .webhook_allowed_networks
+            .iter()
+            .any(|n| n.contains(&"127.0.0.1".parse::<IpAddr>().unwrap())));
+        let live = settings(&[
+            ("WECHAT_APP_ID", "wx1"),
+            ("WECHAT_MCH_ID", "1"),
+            ("WECHAT_API_KEY", "k"),
+            ("WEBHOOK_ALLOWED_NETWORKS", "10.0.0.0/8, 192.168.1.7"),
+        ])
+        .unwrap();
+        assert_eq!(live.webhook_allowed_networks.len(), 2);
+        assert!(!live
+            .webhook_allowed_networks
+            .iter()
+            .any(|n| n.contains(&"127.0.0.1".parse::<IpAddr>().unwrap())));
+        let e = settings(&[("WEBHOOK_ALLOWED_NETWORKS", "10.0.0.0/33")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("WEBHOOK_ALLOWED_NETWORKS"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_settings_are_refused_with_their_name() {
+        for (name, value) in [
+            ("WEBHOOK_RETRY_SCHEDULE", "15s,876000h"),
+            ("SANDBOX_NOTIFY_SCHEDULE", "25h"),
+            ("REQUEST_TIMEOUT", "1h"),
+            ("REQUEST_TIMEOUT", "1s,2s"),
+            ("SANDBOX_MAX_TRADES", "0"),
+            ("DATABASE_POOL_SIZE", "100000"),
+        ] {
+            let e = settings(&[(name, value)]).unwrap_err().to_string();
+            assert!(e.contains(name), "{name}={value}: {e}");
+        }
+        let many = vec!["1s"; 51].join(",");
+        let e = settings(&[("WEBHOOK_RETRY_SCHEDULE", many.as_str())])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("WEBHOOK_RETRY_SCHEDULE"), "{e}");
     }
 
     #[test]

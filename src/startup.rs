@@ -9,8 +9,9 @@ use crate::db::{self, DbError, DbPool};
 use crate::reconcile::ReconcileWorker;
 use crate::sandbox::{self, Sandbox, SandboxConfig};
 use crate::state::AppState;
-use crate::webhook::{RetrySchedule, WebhookWorker};
+use crate::webhook::{RetrySchedule, TargetPolicy, WebhookWorker};
 use crate::wechat::{self, WechatClient, WechatConfig};
+use crate::workers::{supervise, WorkerStatus};
 use actix_web::dev::Server;
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpServer};
@@ -37,6 +38,13 @@ pub enum StartupError {
     Demo(String),
 }
 
+/// The state of each background worker, shared with `/readyz`.
+#[derive(Default, Clone)]
+pub struct Workers {
+    pub webhook: Arc<WorkerStatus>,
+    pub reconcile: Arc<WorkerStatus>,
+}
+
 pub struct Application {
     port: u16,
     public_base_url: String,
@@ -44,6 +52,7 @@ pub struct Application {
     webhook_worker: Arc<WebhookWorker>,
     reconcile_worker: Arc<ReconcileWorker>,
     run_workers: bool,
+    workers: Workers,
     /// Credentials of the demo merchant created by this start, shown once.
     pub demo_merchant: Option<IssuedCredentials>,
 }
@@ -68,6 +77,17 @@ fn ensure_demo_merchant(pool: &DbPool) -> Result<Option<IssuedCredentials>, Star
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        // The port first: a start that cannot listen must not create (and lose the only
+        // printing of) the demo merchant's credentials.
+        let listener =
+            TcpListener::bind(&settings.bind_addr).map_err(|source| StartupError::Bind {
+                addr: settings.bind_addr.clone(),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.bind_addr.clone(),
+            source,
+        })?;
         let pool = {
             let settings = settings.clone();
             tokio::task::spawn_blocking(move || open_database(&settings))
@@ -87,24 +107,23 @@ impl Application {
                 .map_err(|e| StartupError::Cache(e.to_string()))?,
             None => Cache::memory(),
         };
-        let listener =
-            TcpListener::bind(&settings.bind_addr).map_err(|source| StartupError::Bind {
-                addr: settings.bind_addr.clone(),
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: settings.bind_addr.clone(),
-            source,
-        })?;
         let public_base_url = settings
             .public_base_url
             .clone()
             .unwrap_or_else(|| format!("http://{local_addr}"));
         let http = WechatClient::http_client();
-        let sandbox = settings
-            .wechat
-            .uses_builtin_sandbox()
+        let live = settings.mode.is_live();
+        let sandbox = (!live && settings.wechat.uses_builtin_sandbox())
             .then(|| web::Data::new(Sandbox::new(sandbox_config(&settings), http.clone())));
+        if live {
+            log::info!("LIVE mode: real channels, real money");
+        } else {
+            log::warn!(
+                "SANDBOX MODE: payments are simulated and anyone who can reach {public_base_url} \
+                 can mark an order paid; orders and webhooks say livemode=false. Set \
+                 PAYMENT_MODE=live with the channels' credentials to take real money."
+            );
+        }
         let wechat_config = wechat_config(&settings, local_addr);
         log::info!("WeChat Pay: {wechat_config:?}");
         let wechat = Arc::new(WechatClient::new(wechat_config, http.clone()));
@@ -114,12 +133,14 @@ impl Application {
             wechat.clone(),
             webhook_wakeup.clone(),
         ));
+        let target_policy = TargetPolicy::new(&settings.webhook_allowed_networks);
         let webhook_worker = Arc::new(WebhookWorker::new(
             pool.clone(),
-            http.clone(),
+            target_policy,
             RetrySchedule(settings.webhook_retry_schedule.clone()),
             webhook_wakeup.clone(),
         ));
+        let workers = Workers::default();
         let state = web::Data::new(AppState {
             webhook_wakeup,
             pool,
@@ -129,10 +150,19 @@ impl Application {
             wechat: wechat.clone(),
             spbill_create_ip: "127.0.0.1".into(),
             sandbox_enabled: sandbox.is_some(),
+            mode: settings.mode,
+            workers: vec![
+                ("webhook", workers.webhook.clone()),
+                ("reconcile", workers.reconcile.clone()),
+            ],
+            request_timeout: settings.request_timeout,
+            refused_notifies: Default::default(),
         });
-        let server = run(listener, state, sandbox).map_err(|source| StartupError::Bind {
-            addr: settings.bind_addr.clone(),
-            source,
+        let server = run(listener, state, sandbox, settings.request_timeout).map_err(|source| {
+            StartupError::Bind {
+                addr: settings.bind_addr.clone(),
+                source,
+            }
         })?;
         Ok(Application {
             port: local_addr.port(),
@@ -141,6 +171,7 @@ impl Application {
             webhook_worker,
             reconcile_worker,
             run_workers: settings.run_workers,
+            workers,
             demo_merchant,
         })
     }
@@ -162,6 +193,11 @@ impl Application {
         self.webhook_worker.clone()
     }
 
+    /// Where each background worker is (what `/readyz` reports).
+    pub fn workers(&self) -> Workers {
+        self.workers.clone()
+    }
+
     /// The reconcile worker, for tests that drive it one step at a time.
     pub fn reconcile_worker(&self) -> Arc<ReconcileWorker> {
         self.reconcile_worker.clone()
@@ -172,9 +208,22 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop_workers, stopped) = tokio::sync::watch::channel(false);
         let workers = if self.run_workers {
+            let webhook = self.webhook_worker.clone();
+            let reconcile = self.reconcile_worker.clone();
+            let (webhook_stop, reconcile_stop) = (stopped.clone(), stopped.clone());
             vec![
-                tokio::spawn(self.webhook_worker.clone().run(stopped.clone())),
-                tokio::spawn(self.reconcile_worker.clone().run(stopped)),
+                tokio::spawn(supervise(
+                    "webhook worker",
+                    self.workers.webhook.clone(),
+                    move || webhook.clone().run(webhook_stop.clone()),
+                    stopped.clone(),
+                )),
+                tokio::spawn(supervise(
+                    "reconcile worker",
+                    self.workers.reconcile.clone(),
+                    move || reconcile.clone().run(reconcile_stop.clone()),
+                    stopped,
+                )),
             ]
         } else {
             Vec::new()
@@ -199,6 +248,7 @@ fn sandbox_config(settings: &Settings) -> SandboxConfig {
         mch_id: wechat::SANDBOX_MCH_ID.into(),
         api_key: wechat::SANDBOX_API_KEY.into(),
         notify_schedule: settings.sandbox_notify_schedule.clone(),
+        max_trades: settings.sandbox_max_trades,
     }
 }
 
@@ -316,6 +366,7 @@ fn run(
     listener: TcpListener,
     state: web::Data<AppState>,
     sandbox: Option<web::Data<Sandbox>>,
+    request_timeout: Duration,
 ) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         let mut app = App::new()
@@ -335,6 +386,11 @@ fn run(
         }
         app.default_service(web::to(api::not_found))
     })
+    // Headers must arrive within the request timeout (then 408); bodies are read against the
+    // same clock by `api::read_capped`. An idle keep-alive connection is dropped after 30 s.
+    .client_request_timeout(request_timeout)
+    .client_disconnect_timeout(Duration::from_secs(2))
+    .keep_alive(Duration::from_secs(30))
     .listen(listener)?
     .shutdown_timeout(30)
     .run();

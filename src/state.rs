@@ -1,6 +1,9 @@
+use crate::api::RefusalSampler;
 use crate::cache::Cache;
+use crate::config::PaymentMode;
 use crate::db::DbPool;
 use crate::wechat::WechatClient;
+use crate::workers::WorkerStatus;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -19,4 +22,18 @@ pub struct AppState {
     pub sandbox_enabled: bool,
     /// Wakes the webhook worker when an event is written.
     pub webhook_wakeup: Arc<Notify>,
+    /// Sandbox or live: every order made here carries it (`livemode`).
+    pub mode: PaymentMode,
+    /// The background workers by name, for `/readyz`.
+    pub workers: Vec<(&'static str, Arc<WorkerStatus>)>,
+    /// How long a client may take to send a request body.
+    pub request_timeout: std::time::Duration,
+    /// Which unauthenticated notifies are kept for operators (a few a minute).
+    pub refused_notifies: RefusalSampler,
+}
+
+impl AppState {
+    pub fn livemode(&self) -> bool {
+        self.mode.is_live()
+    }
 }

@@ -1,7 +1,9 @@
 use crate::error::ApiError;
+use crate::state::AppState;
 use actix_web::{mime, web, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::Value;
+use std::time::Duration;
 
 /// Larger than any order or notify we accept; a bigger body is refused before it is read.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
@@ -24,12 +26,27 @@ pub async fn read_json(req: &HttpRequest, payload: web::Payload) -> Result<Value
         .map_err(|e| ApiError::InvalidRequest(format!("the request body is not valid JSON: {e}")))
 }
 
+/// How long a body may take to arrive when the server sets no other limit
+/// (`AppState::request_timeout`).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Reads a body of at most `MAX_JSON_BODY` bytes; a larger one (declared or sent) is a 413
-/// in the API's error envelope, not the framework's plain text.
-pub async fn read_capped(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-) -> Result<web::Bytes, ApiError> {
+/// in the API's error envelope, not the framework's plain text. A body that has not arrived
+/// within the request timeout is a 408: a client sending a byte a minute cannot hold a
+/// connection and a worker's attention for long.
+pub async fn read_capped(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |state| state.request_timeout);
+    match tokio::time::timeout(limit, read_all(req, payload)).await {
+        Ok(read) => read,
+        Err(_) => Err(ApiError::RequestTimeout(format!(
+            "the request body did not arrive within {limit:?}"
+        ))),
+    }
+}
+
+async fn read_all(req: &HttpRequest, mut payload: web::Payload) -> Result<web::Bytes, ApiError> {
     let too_large = || {
         ApiError::PayloadTooLarge(format!(
             "the request body must be at most {MAX_JSON_BODY} bytes"

@@ -1,5 +1,6 @@
 use crate::db;
 use crate::state::AppState;
+use crate::workers::WorkerState;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
@@ -15,7 +16,7 @@ fn check(result: &Result<(), String>) -> Value {
     }
 }
 
-/// The database and the cache answer; a 503 names the one that does not.
+/// The database and the cache answer and the workers run; a 503 names what does not.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     // The answer says which store is down; the detail (hosts, users) goes to the log only.
     let database = db::run(&state.pool, |conn| {
@@ -30,13 +31,29 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         log::warn!("readyz: cache: {e}");
         format!("{} does not answer", state.cache.kind())
     });
-    let ready = database.is_ok() && cache.is_ok();
+    // A worker that is not running (it panicked and waits to start again, or stopped) leaves
+    // webhooks undelivered or payments unreconciled: the instance is not fully ready.
+    let mut workers = serde_json::Map::new();
+    let mut stalled = Vec::new();
+    for (name, status) in &state.workers {
+        let worker_state = status.state();
+        if matches!(worker_state, WorkerState::Restarting | WorkerState::Stopped) {
+            stalled.push(format!("the {name} worker is not running"));
+        }
+        workers.insert(
+            (*name).to_owned(),
+            json!({"status": worker_state.as_str(), "restarts": status.restarts()}),
+        );
+    }
+    let ready = database.is_ok() && cache.is_ok() && stalled.is_empty();
     let mut cache_check = check(&cache);
     cache_check["kind"] = json!(state.cache.kind());
     let mut body = json!({
         "status": if ready { "ok" } else { "unavailable" },
+        "mode": state.mode.as_str(),
         "database": check(&database),
         "cache": cache_check,
+        "workers": workers,
     });
     if ready {
         HttpResponse::Ok().json(body)
@@ -45,6 +62,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         let down: Vec<String> = [database, cache]
             .into_iter()
             .filter_map(Result::err)
+            .chain(stalled)
             .collect();
         body["error"] = json!({"code": "unavailable", "message": down.join("; ")});
         log::warn!("not ready: {body}");

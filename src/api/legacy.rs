@@ -157,8 +157,9 @@ pub async fn create_merchant_order(
         },
         Err(e) => return api_error(e),
     };
+    let livemode = state.livemode();
     match db::run(&state.pool, move |conn| {
-        orders::create(conn, &merchant, &request)
+        orders::create(conn, &merchant, &request, livemode)
     })
     .await
     {

@@ -14,7 +14,9 @@ mod webhooks;
 
 pub use auth::AuthenticatedMerchant;
 pub use body::{read_capped, read_json, MAX_JSON_BODY};
-pub use notify::KEPT_BODY_BYTES;
+pub use notify::{
+    sample_field, RefusalSampler, KEPT_BODY_BYTES, SAMPLES_PER_MINUTE, SAMPLE_FIELD_BYTES,
+};
 pub use openapi::OPENAPI_JSON;
 
 use crate::error::ApiError;
@@ -32,9 +34,22 @@ macro_rules! routes {
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
         pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
-            $(cfg.service(
-                $crate::api::resource($path).route(actix_web::web::$method().to($handler)),
-            );)*
+            // One resource per path, holding each of its methods: a second resource for the
+            // same path would never be reached (the first answers 405).
+            let mut resources: Vec<(&str, actix_web::Resource)> = Vec::new();
+            $(
+                let route = actix_web::web::$method().to($handler);
+                match resources.iter().position(|(path, _)| *path == $path) {
+                    Some(i) => {
+                        let (path, resource) = resources.remove(i);
+                        resources.insert(i, (path, resource.route(route)));
+                    }
+                    None => resources.push(($path, $crate::api::resource($path).route(route))),
+                }
+            )*
+            for (_, resource) in resources {
+                cfg.service(resource);
+            }
         }
     };
 }
@@ -57,6 +72,9 @@ routes! {
     post "/v1/orders/{merchant_order_id}/close" => payments::close;
     get "/v1/orders/{merchant_order_id}/webhooks" => webhooks::list;
     post "/v1/orders/{merchant_order_id}/webhooks/redeliver" => webhooks::redeliver;
+    post "/v1/webhook-endpoints" => webhooks::create_endpoint;
+    get "/v1/webhook-endpoints" => webhooks::list_endpoints;
+    delete "/v1/webhook-endpoints/{id}" => webhooks::delete_endpoint;
     get "/checkout/{checkout_token}" => cashier::page;
     get "/assets/cashier.js" => cashier::script;
     get "/assets/cashier.css" => cashier::stylesheet;

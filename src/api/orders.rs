@@ -15,8 +15,9 @@ pub async fn create(
     let body = read_json(&req, payload).await?;
     let request = CreateOrder::parse(&body, &merchant)?;
     let merchant = merchant.0;
+    let livemode = state.livemode();
     let (order, created) = db::run(&state.pool, move |conn| {
-        orders::create(conn, &merchant, &request)
+        orders::create(conn, &merchant, &request, livemode)
     })
     .await?;
     let view = OrderView::new(order, &state.public_base_url);

@@ -8,4 +8,5 @@ pub mod order_state;
 pub mod orders;
 pub mod payments;
 pub mod snapshots;
+pub mod webhook_endpoints;
 pub mod webhooks;

@@ -6,12 +6,12 @@
 use crate::core::snapshots;
 use crate::db::orders::{self, Order};
 use crate::db::payments::{self, Payment};
-use crate::db::webhook_events;
 use crate::db::wechat_trades;
 use crate::db::{self, AnyConnection, DbError};
-use crate::domain::{time, OrderOrigin, OrderStatus};
+use crate::db::{webhook_endpoints, webhook_events};
+use crate::domain::{time, OrderStatus};
 use crate::metrics;
-use crate::webhook::{new_event, EventType};
+use crate::webhook::{new_event, EventType, Target};
 use chrono::NaiveDateTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl PaymentOutcome {
     }
 
     /// Whether an outbox row may have been written (the webhook worker is worth waking; an
-    /// order whose return_url does not hear of this event got none).
+    /// event no endpoint subscribed to wrote none).
     pub fn wrote_event(&self) -> bool {
         !matches!(self, PaymentOutcome::AlreadyRecorded)
     }
@@ -226,16 +226,29 @@ fn record_payment_once(
     Ok(outcome)
 }
 
-/// The outbox row for `event`, in the caller's transaction, unless the order's return_url is
-/// not to hear of it (`EventType::reaches`).
+/// The outbox rows for `event`, in the caller's transaction: the paid notification to the
+/// order's return_url when money first arrives, and the event to each of the merchant's webhook
+/// endpoints that subscribed to it.
 fn write_event(
     conn: &mut AnyConnection,
     order: &Order,
     event: EventType,
     payment: Option<(&str, NaiveDateTime)>,
 ) -> Result<(), StateError> {
-    if event.reaches(OrderOrigin::from_stored(&order.origin)) {
-        webhook_events::insert(conn, &new_event(order, event, payment, time::now_precise()))?;
+    let now = time::now_precise();
+    if event.is_first_payment() {
+        webhook_events::insert(
+            conn,
+            &new_event(order, event, payment, now, Target::ReturnUrl),
+        )?;
+    }
+    for endpoint in webhook_endpoints::live_for_merchant(conn, &order.merchant_id)? {
+        if endpoint.hears(event.as_str()) {
+            webhook_events::insert(
+                conn,
+                &new_event(order, event, payment, now, Target::Endpoint(&endpoint)),
+            )?;
+        }
     }
     Ok(())
 }

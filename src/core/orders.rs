@@ -85,7 +85,12 @@ impl CreateOrder {
         })
     }
 
-    fn to_new_order(&self, merchant_id: &str, now: NaiveDateTime) -> orders::NewOrder {
+    fn to_new_order(
+        &self,
+        merchant_id: &str,
+        now: NaiveDateTime,
+        livemode: bool,
+    ) -> orders::NewOrder {
         orders::NewOrder {
             id: OrderId::generate(now).as_str().to_owned(),
             merchant_id: merchant_id.to_owned(),
@@ -101,6 +106,7 @@ impl CreateOrder {
             created_at: now,
             expires_at: now + self.expire_minutes.duration(),
             origin: self.origin.as_str().to_owned(),
+            livemode,
         }
     }
 
@@ -141,15 +147,17 @@ pub enum Created {
 
 /// Creates the order, idempotently: the database's unique key on (merchant, merchant order id)
 /// decides between concurrent identical requests; the loser reads the winner's row.
+/// `livemode` is the installation's: an order keeps the mode it was made in.
 pub fn create(
     conn: &mut AnyConnection,
     merchant: &MerchantProfile,
     request: &CreateOrder,
+    livemode: bool,
 ) -> Result<(orders::Order, Created), ApiError> {
     // A collision of our own random id or token is astronomically unlikely; retry anyway
     // rather than fail a merchant's request for it.
     for _ in 0..3 {
-        let new_order = request.to_new_order(&merchant.id, time::now());
+        let new_order = request.to_new_order(&merchant.id, time::now(), livemode);
         match orders::insert(conn, &new_order).map_err(DbError::from) {
             Ok(()) => {
                 let order = find(conn, &merchant.id, request.merchant_order_id.as_str())?
@@ -227,12 +235,20 @@ pub struct OrderView {
     pub transaction_id: Option<String>,
     pub checkout_token: String,
     pub checkout_url: String,
+    /// The channel the money came through, once paid.
+    pub channel: Option<&'static str>,
+    pub refunded_amount: i64,
+    pub livemode: bool,
 }
 
 impl OrderView {
     pub fn new(order: orders::Order, public_base_url: &str) -> OrderView {
         OrderView {
             checkout_url: format!("{public_base_url}/checkout/{}", order.checkout_token),
+            // WeChat is the one channel so far: a transaction id is WeChat's.
+            channel: order.transaction_id.as_ref().map(|_| "wechat"),
+            refunded_amount: 0,
+            livemode: order.livemode,
             id: order.id,
             merchant_order_id: order.merchant_order_id,
             merchant_user_id: order.merchant_user_id,

@@ -25,6 +25,8 @@ pub struct WebhookView {
     pub event_type: String,
     pub status: String,
     pub url: String,
+    /// `None`: the order's return_url (the paid notification); else the webhook endpoint.
+    pub endpoint_id: Option<String>,
     #[serde(with = "serde_rfc3339")]
     pub created_at: NaiveDateTime,
     #[serde(with = "serde_rfc3339::option")]
@@ -53,6 +55,7 @@ impl WebhookView {
             event_type: event.event_type,
             status: event.status,
             url: event.url,
+            endpoint_id: event.endpoint_id,
             created_at: event.created_at,
             next_attempt_at: event.next_attempt_at,
             delivered_at: event.delivered_at,

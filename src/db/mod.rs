@@ -6,6 +6,7 @@ pub mod orders;
 pub mod payments;
 pub mod rejected_notifies;
 pub mod schema;
+pub mod webhook_endpoints;
 pub mod webhook_events;
 pub mod wechat_trades;
 
@@ -183,6 +184,11 @@ impl ConnectionManager {
                 .map(AnyConnection::Postgresql)
                 .map_err(diesel::r2d2::Error::ConnectionError),
             Backend::Sqlite => {
+                create_private_file(&self.url).map_err(|e| {
+                    diesel::r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(
+                        format!("cannot create the SQLite file {}: {e}", self.url),
+                    ))
+                })?;
                 let mut conn = SqliteConnection::establish(&self.url)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the one writer; busy_timeout makes writers queue
@@ -195,6 +201,24 @@ impl ConnectionManager {
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
+    }
+}
+
+/// Creates the SQLite file, readable by its owner only, if it does not exist: it holds every
+/// merchant's notify secret. SQLite gives its `-wal` and `-shm` files the mode of the database
+/// file, so they are private too.
+fn create_private_file(path: &str) -> std::io::Result<()> {
+    if path == ":memory:" || path.starts_with("file:") {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Order {
     pub closed_at: Option<NaiveDateTime>,
     /// `OrderOrigin`: which door the order came in by.
     pub origin: String,
+    /// Made by a live installation (real channels), not a sandbox.
+    pub livemode: bool,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -45,6 +47,7 @@ pub struct NewOrder {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub origin: String,
+    pub livemode: bool,
 }
 
 /// Inserts one order. A unique violation (the merchant's order id is taken) comes back as

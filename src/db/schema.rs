@@ -30,6 +30,7 @@ diesel::table! {
         transaction_id -> Nullable<Text>,
         closed_at -> Nullable<Timestamp>,
         origin -> Text,
+        livemode -> Bool,
     }
 }
 
@@ -69,6 +70,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        merchant_id -> Text,
+        url -> Text,
+        events -> Text,
+        created_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     webhook_events (id) {
         id -> Text,
         order_id -> Text,
@@ -84,6 +96,7 @@ diesel::table! {
         created_at -> Timestamp,
         delivered_at -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
+        endpoint_id -> Nullable<Text>,
     }
 }
 
@@ -109,8 +122,10 @@ diesel::table! {
 diesel::joinable!(orders -> merchants (merchant_id));
 diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(webhook_attempts -> webhook_events (event_id));
+diesel::joinable!(webhook_endpoints -> merchants (merchant_id));
 diesel::joinable!(webhook_events -> merchants (merchant_id));
 diesel::joinable!(webhook_events -> orders (order_id));
+diesel::joinable!(webhook_events -> webhook_endpoints (endpoint_id));
 diesel::joinable!(wechat_trades -> orders (order_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -119,6 +134,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     rejected_notifies,
     webhook_attempts,
+    webhook_endpoints,
     webhook_events,
     wechat_trades,
 );

@@ -24,6 +24,8 @@ pub struct WebhookEvent {
     pub created_at: NaiveDateTime,
     pub delivered_at: Option<NaiveDateTime>,
     pub last_error: Option<String>,
+    /// `None`: the order's return_url (the paid notification); else the webhook endpoint.
+    pub endpoint_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -38,6 +40,7 @@ pub struct NewWebhookEvent {
     pub status: String,
     pub next_attempt_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    pub endpoint_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -61,18 +64,22 @@ pub fn insert(conn: &mut AnyConnection, event: &NewWebhookEvent) -> QueryResult<
 /// Leases up to `limit` due events to `owner` until `lease_until`; call it inside a write
 /// transaction. On Postgres the candidates are locked with `FOR UPDATE SKIP LOCKED`, so
 /// instances claiming at once take different events; SQLite has one writer.
+/// Events of the merchants in `passed_over` (at their limit of sends under way) are left for
+/// a later claim.
 pub fn claim_due(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
     owner: &str,
     lease_until: NaiveDateTime,
     limit: i64,
+    passed_over: &[String],
 ) -> QueryResult<Vec<WebhookEvent>> {
     use super::schema::webhook_events::dsl::*;
     let due = webhook_events
         .filter(status.eq(PENDING))
         .filter(next_attempt_at.le(now))
         .filter(locked_until.is_null().or(locked_until.lt(now)))
+        .filter(merchant_id.ne_all(passed_over))
         .order(next_attempt_at.asc())
         .limit(limit)
         .select(id);
@@ -93,6 +100,32 @@ pub fn claim_due(
         .order(next_attempt_at.asc())
         .select(WebhookEvent::as_select())
         .load(conn)
+}
+
+/// Gives back events `owner` claimed but did not send: due again at `due_at`, or as they were.
+pub fn release(
+    conn: &mut AnyConnection,
+    ids: &[String],
+    owner: &str,
+    due_at: Option<NaiveDateTime>,
+) -> QueryResult<usize> {
+    use super::schema::webhook_events::dsl::*;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mine = webhook_events
+        .filter(id.eq_any(ids))
+        .filter(locked_by.eq(owner));
+    let unlock = (
+        locked_by.eq(None::<String>),
+        locked_until.eq(None::<NaiveDateTime>),
+    );
+    match due_at {
+        Some(due) => diesel::update(mine)
+            .set((unlock, next_attempt_at.eq(due)))
+            .execute(conn),
+        None => diesel::update(mine).set(unlock).execute(conn),
+    }
 }
 
 /// What an attempt changes on its event.
@@ -190,6 +223,26 @@ pub fn requeue(conn: &mut AnyConnection, event_id: &str, now: NaiveDateTime) -> 
             delivered_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)
+}
+
+/// Gives up the pending events of a deleted endpoint.
+pub fn fail_pending_for_endpoint(
+    conn: &mut AnyConnection,
+    endpoint: &str,
+    reason: &str,
+) -> QueryResult<usize> {
+    use super::schema::webhook_events::dsl::*;
+    diesel::update(
+        webhook_events
+            .filter(endpoint_id.eq(endpoint))
+            .filter(status.eq(PENDING)),
+    )
+    .set((
+        status.eq(FAILED),
+        next_attempt_at.eq(None::<NaiveDateTime>),
+        last_error.eq(reason),
+    ))
+    .execute(conn)
 }
 
 /// Pending events (for the queue-depth gauge and operators).

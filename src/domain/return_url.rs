@@ -42,6 +42,23 @@ impl ReturnUrlPrefix {
     pub fn parse(s: &str) -> Result<ReturnUrlPrefix, String> {
         let url =
             parse_http_url(s).map_err(|rule| format!("return URL prefix {s:?} must be {rule}"))?;
+        // Link-local holds cloud metadata services (169.254.169.254); the unspecified address
+        // reaches this very machine. Neither is a shop.
+        let forbidden = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_link_local() || ip.is_unspecified(),
+            Some(url::Host::Ipv6(ip)) => {
+                let mapped = ip.to_ipv4_mapped();
+                (ip.segments()[0] & 0xffc0) == 0xfe80
+                    || ip.is_unspecified()
+                    || mapped.is_some_and(|v4| v4.is_link_local() || v4.is_unspecified())
+            }
+            _ => false,
+        };
+        if forbidden {
+            return Err(format!(
+                "return URL prefix {s:?} must not name a link-local or unspecified address"
+            ));
+        }
         let mut normalized = url.as_str().to_owned();
         let bare_origin = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
         let default_port_named = url.port().is_none() && names_a_port(s);
@@ -120,6 +137,23 @@ mod tests {
         list.iter()
             .map(|p| ReturnUrlPrefix::parse(p).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn prefixes_never_name_link_local_or_unspecified_addresses() {
+        for bad in [
+            "http://169.254.169.254/latest",
+            "http://0.0.0.0:8088",
+            "http://0/",
+            "http://[::]:8088",
+            "http://[fe80::1]/x",
+            "http://[::ffff:169.254.169.254]/",
+        ] {
+            let e = ReturnUrlPrefix::parse(bad).unwrap_err();
+            assert!(e.contains("link-local or unspecified"), "{bad}: {e}");
+        }
+        assert!(ReturnUrlPrefix::parse("http://127.0.0.1").is_ok());
+        assert!(ReturnUrlPrefix::parse("http://10.0.0.5:8080/").is_ok());
     }
 
     #[test]

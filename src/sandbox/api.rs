@@ -1,6 +1,6 @@
 use super::notifier;
 use super::trades::{Outcome, PayRefusal, Sandbox};
-use crate::api::read_json;
+use crate::api::{read_capped, read_json};
 use crate::error::ApiError;
 use crate::wechat::sign::SignType;
 use crate::wechat::xml::{self, Fields};
@@ -14,7 +14,7 @@ crate::api::routes! {
     post "/pay/closeorder" => close_order;
     post "/simulate-pay" => simulate_pay;
     get "/trades/{out_trade_no}" => trade;
-    post "/clock" => advance_clock;
+    post "/trades/{out_trade_no}/age" => age_trade;
 }
 
 fn xml_response(body: String) -> HttpResponse {
@@ -67,16 +67,45 @@ fn handle(
     }
 }
 
-async fn unified_order(sandbox: web::Data<Sandbox>, body: web::Bytes) -> HttpResponse {
-    handle(&sandbox, &body, |s, f, t| s.unified_order(f, t))
+/// The XML body, at most `MAX_JSON_BODY` bytes and within the request timeout; anything else
+/// is WeChat's `return_code=FAIL`.
+async fn xml_body(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, HttpResponse> {
+    read_capped(req, payload)
+        .await
+        .map_err(|e| return_fail(&e.to_string()))
 }
 
-async fn order_query(sandbox: web::Data<Sandbox>, body: web::Bytes) -> HttpResponse {
-    handle(&sandbox, &body, |s, f, _| s.order_query(f))
+async fn unified_order(
+    req: HttpRequest,
+    sandbox: web::Data<Sandbox>,
+    payload: web::Payload,
+) -> HttpResponse {
+    match xml_body(&req, payload).await {
+        Ok(body) => handle(&sandbox, &body, |s, f, t| s.unified_order(f, t)),
+        Err(refused) => refused,
+    }
 }
 
-async fn close_order(sandbox: web::Data<Sandbox>, body: web::Bytes) -> HttpResponse {
-    handle(&sandbox, &body, |s, f, _| s.close_order(f))
+async fn order_query(
+    req: HttpRequest,
+    sandbox: web::Data<Sandbox>,
+    payload: web::Payload,
+) -> HttpResponse {
+    match xml_body(&req, payload).await {
+        Ok(body) => handle(&sandbox, &body, |s, f, _| s.order_query(f)),
+        Err(refused) => refused,
+    }
+}
+
+async fn close_order(
+    req: HttpRequest,
+    sandbox: web::Data<Sandbox>,
+    payload: web::Payload,
+) -> HttpResponse {
+    match xml_body(&req, payload).await {
+        Ok(body) => handle(&sandbox, &body, |s, f, _| s.close_order(f)),
+        Err(refused) => refused,
+    }
 }
 
 /// The shopper scans and pays: `{"code_url"}` or `{"out_trade_no"}`, optionally `"openid"`.
@@ -159,19 +188,27 @@ async fn trade(
     })))
 }
 
-/// `{"advance_seconds": N}`: moves the sandbox's clock forward (for tests of expiry rules).
-async fn advance_clock(
+/// `{"seconds": N}`: moves one trade back in time, as if placed N seconds earlier (WeChat's
+/// five-minute close rule, a trade's expiry). There is no clock for the whole sandbox.
+async fn age_trade(
     req: HttpRequest,
     sandbox: web::Data<Sandbox>,
+    path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json(&req, payload).await?;
-    let seconds = body["advance_seconds"]
+    let seconds = body["seconds"]
         .as_i64()
         .filter(|s| (0..=30 * 24 * 3600).contains(s))
         .ok_or_else(|| {
-            ApiError::InvalidRequest("advance_seconds must be an integer from 0 to 2592000".into())
+            ApiError::InvalidRequest("seconds must be an integer from 0 to 2592000".into())
         })?;
-    sandbox.advance_clock(chrono::Duration::seconds(seconds));
-    Ok(HttpResponse::Ok().json(json!({"now": crate::domain::time::rfc3339(sandbox.now())})))
+    let trade = sandbox
+        .age(&path, chrono::Duration::seconds(seconds))
+        .ok_or_else(|| ApiError::NotFound("no sandbox trade has this out_trade_no".into()))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "out_trade_no": trade.out_trade_no,
+        "created_at": crate::domain::time::rfc3339(trade.created_at),
+        "time_expire": trade.time_expire.map(crate::domain::time::rfc3339),
+    })))
 }

@@ -9,10 +9,12 @@
 //! at it.
 
 mod api;
+mod book;
 mod notifier;
 mod trades;
 
 pub use api::{configure, ROUTES};
+pub use book::DEFAULT_CAPACITY;
 pub use trades::{Sandbox, SandboxConfig};
 
 /// Where the sandbox is mounted in the service (and in `payment-center sandbox`).

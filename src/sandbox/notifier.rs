@@ -5,6 +5,26 @@ use super::trades::{NotifyAttempt, Sandbox};
 use crate::domain::time;
 use crate::wechat::xml;
 use actix_web::web;
+use std::time::Duration;
+
+/// A notify URL is whatever the unifiedorder named: the sandbox reads at most this much of
+/// its answer (WeChat's acknowledgement is a hundred bytes), and waits at most this long.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The start of the answer's body, at most `max` bytes; reading stops there (the rest is
+/// never downloaded) or at the first error.
+async fn read_at_most(mut response: reqwest::Response, max: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = max - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= max {
+            break;
+        }
+    }
+    body
+}
 
 /// One attempt; answers whether it was acknowledged.
 pub async fn deliver_once(sandbox: &Sandbox, out_trade_no: &str) -> bool {
@@ -17,6 +37,7 @@ pub async fn deliver_once(sandbox: &Sandbox, out_trade_no: &str) -> bool {
         .post(&trade.notify_url)
         .header("Content-Type", "text/xml; charset=utf-8")
         .body(body)
+        .timeout(ANSWER_TIMEOUT)
         .send()
         .await;
     let attempt = match result {
@@ -28,7 +49,7 @@ pub async fn deliver_once(sandbox: &Sandbox, out_trade_no: &str) -> bool {
         },
         Ok(response) => {
             let status = response.status();
-            let reply = response.bytes().await.unwrap_or_default();
+            let reply = read_at_most(response, MAX_ANSWER_BYTES).await;
             let acknowledged = status.is_success()
                 && xml::decode(&reply)
                     .ok()

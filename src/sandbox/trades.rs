@@ -1,10 +1,10 @@
+use super::book::TradeBook;
 use crate::domain::random_string;
 use crate::wechat::sign::{self, SignType};
 use crate::wechat::xml::Fields;
 use crate::wechat::{beijing_time, parse_beijing_time, TradeType};
 use chrono::{Duration, NaiveDateTime, Utc};
 use rand::Rng;
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 #[derive(Clone)]
@@ -14,7 +14,12 @@ pub struct SandboxConfig {
     pub api_key: String,
     /// Pauses between notify attempts after the first (WeChat's: 15s, 15s, 30s, 3m, …).
     pub notify_schedule: Vec<std::time::Duration>,
+    /// Trades kept; the oldest are forgotten beyond it.
+    pub max_trades: usize,
 }
+
+/// Notify attempts kept per trade (WeChat's schedule has 16).
+const MAX_ATTEMPTS_SHOWN: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TradeState {
@@ -71,10 +76,8 @@ pub type Outcome = Result<Fields, (&'static str, String)>;
 
 pub struct Sandbox {
     pub config: SandboxConfig,
-    pub(super) trades: Mutex<HashMap<String, Trade>>,
+    pub(super) trades: Mutex<TradeBook>,
     pub(super) http: reqwest::Client,
-    /// Added to the wall clock: lets tests move the sandbox's time forward.
-    clock_offset: Mutex<Duration>,
 }
 
 /// The fields that are part of the request envelope, not of the trade.
@@ -98,23 +101,29 @@ fn param_error(message: impl Into<String>) -> (&'static str, String) {
 impl Sandbox {
     pub fn new(config: SandboxConfig, http: reqwest::Client) -> Sandbox {
         Sandbox {
+            trades: Mutex::new(TradeBook::new(config.max_trades)),
             config,
-            trades: Mutex::new(HashMap::new()),
             http,
-            clock_offset: Mutex::new(Duration::zero()),
         }
     }
 
     pub fn now(&self) -> NaiveDateTime {
-        Utc::now().naive_utc() + *self.clock_offset.lock().expect("clock lock")
+        Utc::now().naive_utc()
     }
 
-    pub fn advance_clock(&self, by: Duration) {
-        *self.clock_offset.lock().expect("clock lock") += by;
+    /// Moves one trade back in time by `by`, as if it had been placed that much earlier (its
+    /// expiry too): how tests reach WeChat's five-minute close rule or a trade's expiry. The
+    /// sandbox has no clock of its own, so no one can change time for every trade at once.
+    pub fn age(&self, out_trade_no: &str, by: Duration) -> Option<Trade> {
+        let mut trades = self.lock();
+        let trade = trades.get_mut(out_trade_no)?;
+        trade.created_at -= by;
+        trade.time_expire = trade.time_expire.map(|t| t - by);
+        Some(trade.clone())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Trade>> {
-        self.trades.lock().expect("sandbox lock poisoned")
+    fn lock(&self) -> std::sync::MutexGuard<'_, TradeBook> {
+        self.trades.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn trade(&self, out_trade_no: &str) -> Option<Trade> {
@@ -122,10 +131,7 @@ impl Sandbox {
     }
 
     pub fn trade_by_code_url(&self, code_url: &str) -> Option<Trade> {
-        self.lock()
-            .values()
-            .find(|t| t.code_url.as_deref() == Some(code_url))
-            .cloned()
+        self.lock().by_code_url(code_url).cloned()
     }
 
     /// Checks the envelope every v2 call shares, and answers the sign type the reply uses.
@@ -260,7 +266,7 @@ impl Sandbox {
             unifiedorder_calls: 1,
         };
         let reply = prepay_reply(&trade);
-        trades.insert(out_trade_no.clone(), trade);
+        trades.insert(trade);
         Ok(reply)
     }
 
@@ -383,7 +389,10 @@ impl Sandbox {
     pub(super) fn record_attempt(&self, out_trade_no: &str, attempt: NotifyAttempt) {
         if let Some(trade) = self.lock().get_mut(out_trade_no) {
             trade.notify_acknowledged |= attempt.acknowledged;
-            trade.notify_attempts.push(attempt);
+            // The schedule is bounded; so is what is shown of it.
+            if trade.notify_attempts.len() < MAX_ATTEMPTS_SHOWN {
+                trade.notify_attempts.push(attempt);
+            }
         }
     }
 }

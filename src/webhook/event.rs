@@ -1,6 +1,7 @@
 use crate::db::orders::Order;
+use crate::db::webhook_endpoints::WebhookEndpoint;
 use crate::db::webhook_events::{NewWebhookEvent, PENDING};
-use crate::domain::{random_string, time, OrderOrigin};
+use crate::domain::{random_string, time, OrderStatus};
 use chrono::NaiveDateTime;
 use serde_json::json;
 
@@ -26,38 +27,71 @@ impl EventType {
         }
     }
 
-    /// Whether the return_url of an order that came in by `origin` is told of this event.
-    /// The course's callback takes every call for "paid": it hears of money received (a
-    /// payment after close included, which it then honours), never of a close or of a second
-    /// payment, which would mark an unpaid order paid or set a shipped one back.
-    pub fn reaches(self, origin: OrderOrigin) -> bool {
-        match origin {
-            OrderOrigin::Api => true,
-            OrderOrigin::Foodie => matches!(self, EventType::OrderPaid | EventType::PaidAfterClose),
-        }
+    /// Every event name, as endpoints subscribe to them.
+    pub const ALL: [EventType; 4] = [
+        EventType::OrderPaid,
+        EventType::OrderClosed,
+        EventType::PaidAfterClose,
+        EventType::DuplicatePayment,
+    ];
+
+    pub fn parse(name: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
+    /// Money received for an order that had none: the one thing its return_url hears of.
+    pub fn is_first_payment(self) -> bool {
+        matches!(self, EventType::OrderPaid | EventType::PaidAfterClose)
     }
 }
 
-/// The outbox row for `event` on `order` (as it is after the change), due at once. The
-/// payment fields are this event's own: a duplicate payment reports its own transaction.
+/// Where an event goes.
+pub enum Target<'a> {
+    /// The order's return_url: the paid notification (`order.paid`, status `PAID`) and nothing
+    /// else. A merchant that treats any signed form there as "paid" never ships unpaid goods.
+    ReturnUrl,
+    Endpoint(&'a WebhookEndpoint),
+}
+
+/// The outbox row for `event` on `order` (as it is after the change) to `target`, due at
+/// once. The payment fields are this event's own: a duplicate payment reports its own
+/// transaction.
 pub fn new_event(
     order: &Order,
     event: EventType,
     payment: Option<(&str, NaiveDateTime)>,
     now: NaiveDateTime,
+    target: Target,
 ) -> NewWebhookEvent {
+    // The return_url is told of the payment as `order.paid` of a `PAID` order, also when the
+    // money came after a close: that is the paid notification it expects.
+    let (event_name, status, url, endpoint_id) = match target {
+        Target::ReturnUrl => (
+            EventType::OrderPaid.as_str(),
+            OrderStatus::Paid.as_str(),
+            order.return_url.clone(),
+            None,
+        ),
+        Target::Endpoint(endpoint) => (
+            event.as_str(),
+            order.status.as_str(),
+            endpoint.url.clone(),
+            Some(endpoint.id.clone()),
+        ),
+    };
     let (transaction_id, paid_at) = match payment {
         Some((id, at)) => (id.to_owned(), time::rfc3339(at)),
         None => (String::new(), String::new()),
     };
     let payload = json!({
-        "eventType": event.as_str(),
+        "eventType": event_name,
         "merchantOrderId": order.merchant_order_id,
         "merchantUserId": order.merchant_user_id,
         "orderId": order.id,
         "amount": order.amount.to_string(),
         "payMethod": order.pay_method,
-        "status": order.status,
+        "status": status,
+        "livemode": order.livemode.to_string(),
         "transactionId": transaction_id,
         "paidAt": paid_at,
     });
@@ -65,11 +99,12 @@ pub fn new_event(
         id: format!("wh_{}", random_string(24)),
         order_id: order.id.clone(),
         merchant_id: order.merchant_id.clone(),
-        event_type: event.as_str().to_owned(),
+        event_type: event_name.to_owned(),
         payload: payload.to_string(),
-        url: order.return_url.clone(),
+        url,
         status: PENDING.to_owned(),
         next_attempt_at: Some(now),
         created_at: now,
+        endpoint_id,
     }
 }

@@ -3,8 +3,10 @@
 
 mod event;
 mod form;
+mod target;
 mod worker;
 
-pub use event::{new_event, EventType};
+pub use event::{new_event, EventType, Target};
 pub use form::{signed_form, FORM_SIGN_TYPE};
+pub use target::{delivery_client, describe, is_public, TargetPolicy, ATTEMPT_TIMEOUT};
 pub use worker::{RetrySchedule, WebhookWorker};

@@ -1,8 +1,12 @@
-//! Delivers due webhook events: claims a batch under a lease (several instances never send
-//! the same attempt at once), posts each signed form, records the attempt, and schedules the
-//! next one on failure. Sleeps until the next event is due or a new one is written.
+//! Delivers due webhook events. Each claimed event is sent on a task of its own and recorded
+//! on its own, so no send waits for another: one merchant's hanging endpoint never holds up
+//! another merchant's webhooks. A merchant has at most `PER_MERCHANT_IN_FLIGHT` sends under
+//! way (claims pass over a merchant at its limit), and a host that keeps failing is left alone
+//! for `BREAKER_OPEN` (its events wait, without spending an attempt). Claims are leases, so
+//! several instances never send the same attempt at once.
 
 use super::form::signed_form;
+use super::target::{self, TargetPolicy, ATTEMPT_TIMEOUT};
 use crate::core::merchants::{self, MerchantProfile};
 use crate::db::webhook_events::{
     self, AttemptResult, WebhookAttempt, WebhookEvent, DELIVERED, FAILED, PENDING,
@@ -12,12 +16,10 @@ use crate::domain::{random_string, time};
 use crate::metrics;
 use chrono::NaiveDateTime;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
-/// An attempt must be answered within this long to count.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A claimed event is this worker's for this long (twice the attempt's timeout); a worker that
 /// dies mid-attempt leaves the event to another after it.
 const LEASE: chrono::Duration = chrono::Duration::seconds(20);
@@ -25,6 +27,11 @@ const LEASE: chrono::Duration = chrono::Duration::seconds(20);
 /// with time to spare before the lease does.
 const SEND_WITHIN_LEASE: Duration = Duration::from_secs(20 - 10 - 3);
 const BATCH: i64 = 64;
+/// Sends under way for one merchant, at most (across its endpoints and return URLs).
+pub const PER_MERCHANT_IN_FLIGHT: usize = 8;
+/// Failed attempts in a row after which a host is left alone for `BREAKER_OPEN`.
+pub const BREAKER_THRESHOLD: u32 = 5;
+pub const BREAKER_OPEN: Duration = Duration::from_secs(30);
 /// The longest sleep: other instances may have written events this one was not told about.
 const MAX_IDLE: Duration = Duration::from_secs(30);
 /// The shortest sleep, while due events are leased by another worker.
@@ -44,13 +51,25 @@ impl RetrySchedule {
     }
 }
 
+/// A host's recent failures: `BREAKER_THRESHOLD` in a row open it for `BREAKER_OPEN`.
+#[derive(Debug, Default)]
+struct Breaker {
+    failures_in_a_row: u32,
+    open_until: Option<Instant>,
+}
+
 pub struct WebhookWorker {
     pool: DbPool,
     http: reqwest::Client,
+    policy: TargetPolicy,
     schedule: RetrySchedule,
     wakeup: Arc<Notify>,
     /// Identifies this worker's leases.
     owner: String,
+    /// Sends under way, by merchant id.
+    in_flight: Mutex<HashMap<String, usize>>,
+    /// By `host:port`.
+    breakers: Mutex<HashMap<String, Breaker>>,
 }
 
 struct Claimed {
@@ -91,32 +110,58 @@ enum Outcome {
     Refused(String),
 }
 
+/// The breaker's key: where the connection goes.
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some(format!("{host}:{}", u.port_or_known_default().unwrap_or(0)))
+        })
+        .unwrap_or_default()
+}
+
 impl WebhookWorker {
     pub fn new(
         pool: DbPool,
-        http: reqwest::Client,
+        policy: TargetPolicy,
         schedule: RetrySchedule,
         wakeup: Arc<Notify>,
     ) -> Self {
         WebhookWorker {
             pool,
-            http,
+            http: target::delivery_client(&policy),
+            policy,
             schedule,
             wakeup,
             owner: format!("worker-{}", random_string(12)),
+            in_flight: Mutex::new(HashMap::new()),
+            breakers: Mutex::new(HashMap::new()),
         }
     }
 
-    /// One step: claims what is due, sends it, records it. Answers how many were handled.
-    pub async fn run_once(&self) -> Result<usize, DbError> {
+    /// One step, for tests and tools: claims what is due, sends it, records it, and returns
+    /// once those sends are recorded. Answers how many events were claimed.
+    pub async fn run_once(self: &Arc<Self>) -> Result<usize, DbError> {
+        let (claimed, sends) = self.start_due().await?;
+        futures_util::future::join_all(sends).await;
+        Ok(claimed)
+    }
+
+    /// Claims what is due (passing over merchants at their limit) and starts a task per send;
+    /// answers how many were claimed and the tasks, without waiting for them.
+    async fn start_due(
+        self: &Arc<Self>,
+    ) -> Result<(usize, Vec<tokio::task::JoinHandle<()>>), DbError> {
         let owner = self.owner.clone();
+        let saturated = self.saturated_merchants();
         let (claimed, lease_start) = db::run(&self.pool, move |conn| {
             // The lease's clock starts in the transaction that takes it, not before the wait
             // for a connection.
             let lease_start = Instant::now();
             let now = time::now_precise();
             let events = db::write_transaction(conn, |c| {
-                webhook_events::claim_due(c, now, &owner, now + LEASE, BATCH)
+                webhook_events::claim_due(c, now, &owner, now + LEASE, BATCH, &saturated)
             })?;
             let mut merchants_by_id: HashMap<String, Option<MerchantProfile>> = HashMap::new();
             let mut claimed = Vec::with_capacity(events.len());
@@ -135,18 +180,133 @@ impl WebhookWorker {
         // No attempt may start that could outlive the lease: another worker could then send
         // the same event at the same time. A skipped event is due again when the lease ends.
         let last_start = lease_start + SEND_WITHIN_LEASE;
-        let deliveries = claimed.into_iter().map(|c| self.deliver(c, last_start));
-        let settled: Vec<Settled> = futures_util::future::join_all(deliveries)
-            .await
-            .into_iter()
-            .flatten()
-            .map(|attempted| self.settle(attempted))
-            .collect();
-        // One transaction for the whole batch: one commit, not one per event.
-        if let Err(e) = self.record(settled).await {
-            log::error!("webhook attempts could not be recorded (they will be retried): {e}");
+        let mut sends = Vec::new();
+        let mut released = Vec::new();
+        let mut deferred = Vec::new();
+        for claim in claimed {
+            let host = host_of(&claim.event.url);
+            if let Some(until) = self.breaker_open_until(&host) {
+                deferred.push((claim.event.id, until));
+                continue;
+            }
+            if !self.take_slot(&claim.event.merchant_id) {
+                released.push(claim.event.id);
+                continue;
+            }
+            let worker = self.clone();
+            sends.push(tokio::spawn(async move {
+                let merchant_id = claim.event.merchant_id.clone();
+                if let Some(attempted) = worker.deliver(claim, last_start).await {
+                    worker.note_result(&host, &attempted.outcome);
+                    let settled = worker.settle(attempted);
+                    if let Err(e) = worker.record(settled).await {
+                        log::error!(
+                            "a webhook attempt could not be recorded (it will be retried): {e}"
+                        );
+                    }
+                }
+                worker.free_slot(&merchant_id);
+                // A slot is free: events passed over for it may be claimed now.
+                worker.wakeup.notify_one();
+            }));
         }
-        Ok(count)
+        if !released.is_empty() || !deferred.is_empty() {
+            self.release(released, deferred).await;
+        }
+        Ok((count, sends))
+    }
+
+    fn saturated_merchants(&self) -> Vec<String> {
+        let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        in_flight
+            .iter()
+            .filter(|(_, n)| **n >= PER_MERCHANT_IN_FLIGHT)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    fn take_slot(&self, merchant_id: &str) -> bool {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let n = in_flight.entry(merchant_id.to_owned()).or_insert(0);
+        if *n >= PER_MERCHANT_IN_FLIGHT {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn free_slot(&self, merchant_id: &str) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = in_flight.get_mut(merchant_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                in_flight.remove(merchant_id);
+            }
+        }
+    }
+
+    fn breaker_open_until(&self, host: &str) -> Option<Instant> {
+        let breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
+        breakers
+            .get(host)
+            .and_then(|b| b.open_until)
+            .filter(|until| *until > Instant::now())
+    }
+
+    fn note_result(&self, host: &str, outcome: &Outcome) {
+        let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Outcome::Delivered { .. } | Outcome::Refused(_) => {
+                breakers.remove(host);
+            }
+            Outcome::Failed { .. } => {
+                let breaker = breakers.entry(host.to_owned()).or_default();
+                breaker.failures_in_a_row += 1;
+                if breaker.failures_in_a_row >= BREAKER_THRESHOLD {
+                    log::warn!(
+                        "webhook host {host} failed {} times in a row: left alone for {BREAKER_OPEN:?}",
+                        breaker.failures_in_a_row
+                    );
+                    metrics::increment("payment_center_webhook_breaker_opened_total", &[]);
+                    breaker.failures_in_a_row = 0;
+                    breaker.open_until = Some(Instant::now() + BREAKER_OPEN);
+                }
+            }
+        }
+        // Hosts whose breaker closed long ago are forgotten, so the map stays small.
+        if breakers.len() > 10_000 {
+            let now = Instant::now();
+            breakers
+                .retain(|_, b| b.open_until.is_some_and(|t| t > now) || b.failures_in_a_row > 0);
+        }
+    }
+
+    /// Gives claimed events back unsent: `released` are due again at once (for a claim that
+    /// passes over their merchant), `deferred` when their host's breaker closes.
+    async fn release(&self, released: Vec<String>, deferred: Vec<(String, Instant)>) {
+        let owner = self.owner.clone();
+        let now = time::now_precise();
+        let deferred: Vec<(String, NaiveDateTime)> = deferred
+            .into_iter()
+            .map(|(id, until)| {
+                let wait = until.saturating_duration_since(Instant::now());
+                (id, now + chrono::Duration::from_std(wait).unwrap_or(LEASE))
+            })
+            .collect();
+        let result = db::run(&self.pool, move |conn| {
+            db::write_transaction(conn, |c| {
+                webhook_events::release(c, &released, &owner, None)?;
+                for (id, due) in &deferred {
+                    webhook_events::release(c, std::slice::from_ref(id), &owner, Some(*due))?;
+                }
+                Ok::<_, diesel::result::Error>(())
+            })
+            .map_err(DbError::from)
+        })
+        .await;
+        if let Err(e) = result {
+            log::warn!("webhook events could not be given back (their lease will run out): {e}");
+        }
     }
 
     async fn deliver(&self, claimed: Claimed, last_start: Instant) -> Option<Attempted> {
@@ -160,7 +320,7 @@ impl WebhookWorker {
             None => Outcome::Refused("the merchant no longer exists".into()),
             Some(m) if !m.return_url_prefixes.iter().any(|p| p.admits(&event.url)) => {
                 Outcome::Refused(
-                    "return_url is not under a registered return URL prefix any more".into(),
+                    "the URL is not under a registered return URL prefix any more".into(),
                 )
             }
             Some(m) => self.post(&event, m).await,
@@ -181,6 +341,12 @@ impl WebhookWorker {
                     return Outcome::Refused(format!("the stored payload is unreadable: {e}"))
                 }
             };
+        if !target::literal_admitted(&self.policy, &event.url) {
+            return Outcome::Failed {
+                http_status: None,
+                error: "blocked address".into(),
+            };
+        }
         let timestamp = chrono::Utc::now().timestamp();
         let form = signed_form(
             &payload,
@@ -196,18 +362,18 @@ impl WebhookWorker {
             .send()
             .await;
         // The answer's body is not read: any 2xx acknowledges, and a merchant cannot make us
-        // download anything.
+        // download anything, nor learn what an internal service would have said.
         match result {
             Ok(response) if response.status().is_success() => Outcome::Delivered {
                 http_status: response.status().as_u16(),
             },
             Ok(response) => Outcome::Failed {
                 http_status: Some(response.status().as_u16()),
-                error: format!("HTTP {}", response.status()),
+                error: format!("HTTP {}", response.status().as_u16()),
             },
             Err(e) => Outcome::Failed {
                 http_status: None,
-                error: describe(&e),
+                error: target::describe(&e).to_owned(),
             },
         }
     }
@@ -275,49 +441,56 @@ impl WebhookWorker {
         }
     }
 
-    async fn record(&self, settled: Vec<Settled>) -> Result<(), DbError> {
-        if settled.is_empty() {
-            return Ok(());
-        }
+    async fn record(&self, s: Settled) -> Result<(), DbError> {
         let owner = self.owner.clone();
         db::run(&self.pool, move |conn| {
             db::write_transaction(conn, |c| {
-                for s in &settled {
-                    let attempt_no = webhook_events::attempt_count(c, &s.event_id)? + 1;
-                    let attempt = WebhookAttempt {
-                        event_id: s.event_id.clone(),
-                        attempt: i32::try_from(attempt_no).unwrap_or(i32::MAX),
-                        attempted_at: s.attempted_at,
-                        http_status: s.http_status,
-                        error: s.error.clone(),
-                        latency_ms: s.latency_ms,
-                    };
-                    let result = AttemptResult {
-                        status: s.status,
-                        attempts: s.attempts,
-                        next_attempt_at: s.next_attempt_at,
-                        delivered_at: s.delivered_at,
-                        last_error: s.error.as_deref(),
-                    };
-                    webhook_events::finish_attempt(c, &s.event_id, &owner, &result, &attempt)?;
-                }
-                Ok::<_, diesel::result::Error>(())
+                let attempt_no = webhook_events::attempt_count(c, &s.event_id)? + 1;
+                let attempt = WebhookAttempt {
+                    event_id: s.event_id.clone(),
+                    attempt: i32::try_from(attempt_no).unwrap_or(i32::MAX),
+                    attempted_at: s.attempted_at,
+                    http_status: s.http_status,
+                    error: s.error.clone(),
+                    latency_ms: s.latency_ms,
+                };
+                let result = AttemptResult {
+                    status: s.status,
+                    attempts: s.attempts,
+                    next_attempt_at: s.next_attempt_at,
+                    delivered_at: s.delivered_at,
+                    last_error: s.error.as_deref(),
+                };
+                webhook_events::finish_attempt(c, &s.event_id, &owner, &result, &attempt)
+                    .map(|_| ())
             })
             .map_err(DbError::from)
         })
         .await
     }
 
-    /// Runs until `shutdown` turns true; an attempt under way is finished first.
+    /// Runs until `shutdown` turns true, then lets the sends under way finish.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
         let wakeup = self.wakeup.clone();
+        let sends: Mutex<Vec<tokio::task::JoinHandle<()>>> = Mutex::new(Vec::new());
         crate::workers::run_until_shutdown(
             "webhook worker",
             || async {
-                match self.run_once().await {
-                    // A full batch: more may be due at once.
-                    Ok(n) if n as i64 >= BATCH => Duration::ZERO,
-                    Ok(_) => self.pause().await,
+                match self.start_due().await {
+                    Ok((claimed, started)) => {
+                        let none_started = started.is_empty();
+                        {
+                            let mut all = sends.lock().unwrap_or_else(|e| e.into_inner());
+                            all.retain(|send| !send.is_finished());
+                            all.extend(started);
+                        }
+                        // A full claim that started something: more may be due at once.
+                        if claimed as i64 >= BATCH && !none_started {
+                            Duration::ZERO
+                        } else {
+                            self.pause().await
+                        }
+                    }
                     Err(e) => {
                         log::warn!("webhook worker: {e}");
                         Duration::from_secs(5)
@@ -328,6 +501,8 @@ impl WebhookWorker {
             shutdown,
         )
         .await;
+        let under_way = std::mem::take(&mut *sends.lock().unwrap_or_else(|e| e.into_inner()));
+        futures_util::future::join_all(under_way).await;
     }
 
     async fn pause(&self) -> Duration {
@@ -344,27 +519,6 @@ impl WebhookWorker {
             Err(_) => Duration::from_secs(5),
         }
     }
-}
-
-/// A transport error in a few words (timeout, connection refused…), without a chain of
-/// wrappers.
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_redirect() {
-        "redirect refused"
-    } else {
-        "request failed"
-    };
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    let mut root = String::new();
-    while let Some(s) = source {
-        root = s.to_string();
-        source = s.source();
-    }
-    format!("{kind}: {root}")
 }
 
 #[cfg(test)]

@@ -593,12 +593,13 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// Moves the built-in sandbox's clock forward (WeChat's five-minute close rule, expiry).
-    pub async fn advance_sandbox_clock(&self, seconds: i64) {
+    /// Moves one sandbox trade back in time, as if placed `seconds` earlier (WeChat's
+    /// five-minute close rule, expiry).
+    pub async fn age_sandbox_trade(&self, out_trade_no: &str, seconds: i64) {
         let response = self
             .client
-            .post(self.url("/sandbox/wechat/clock"))
-            .json(&json!({ "advance_seconds": seconds }))
+            .post(self.url(&format!("/sandbox/wechat/trades/{out_trade_no}/age")))
+            .json(&json!({ "seconds": seconds }))
             .send()
             .await
             .expect("request sent");
@@ -666,4 +667,41 @@ pub fn start_sandbox(schedule: Vec<std::time::Duration>) -> (String, actix_web::
     let handle = sandbox.handle();
     tokio::spawn(sandbox.run_until_stopped());
     (base, handle)
+}
+
+/// What the merchant's own webhook endpoint subscribes to in tests that follow an order's
+/// whole life: every event but `order.paid`, which its return_url hears of.
+pub const ALL_BUT_PAID: [&str; 3] = [
+    "order.closed",
+    "order.paid_after_close",
+    "order.duplicate_payment",
+];
+
+impl TestApp {
+    /// `POST /v1/webhook-endpoints`; answers the endpoint, asserting 201.
+    pub async fn add_endpoint(&self, url: &str, events: &[&str]) -> Value {
+        let response = self
+            .client
+            .post(self.url("/v1/webhook-endpoints"))
+            .bearer_auth(&self.merchant.api_key)
+            .json(&json!({ "url": url, "events": events }))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status().as_u16(), 201, "add endpoint {url}");
+        response.json().await.unwrap()
+    }
+
+    /// The event types of the order's webhooks, sorted (events of one change are written in
+    /// one instant, so their order among themselves is not defined).
+    pub async fn event_types(&self, merchant_order_id: &str) -> Vec<String> {
+        let mut types: Vec<String> = self
+            .webhooks(merchant_order_id)
+            .await
+            .iter()
+            .map(|w| w["event_type"].as_str().unwrap().to_owned())
+            .collect();
+        types.sort();
+        types
+    }
 }

@@ -1,6 +1,6 @@
 //! WeChat's payment notify, and every mistake of DESIGN.md's list that concerns it.
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, TestApp, ALL_BUT_PAID};
 use crate::wechat_raw::notify_xml;
 use serde_json::{json, Value};
 
@@ -276,6 +276,8 @@ async fn the_amount_the_account_and_the_trade_must_be_ours() {
 #[tokio::test]
 async fn a_payment_for_a_closed_order_is_recorded_and_surfaced() {
     let app = spawn_app().await;
+    app.add_endpoint("http://127.0.0.1:9/events", &ALL_BUT_PAID)
+        .await;
     let (_, out_trade_no) = order(&app, "late-pay").await;
     app.update_order("late-pay", "CLOSED", None);
     let xml = notify_xml(
@@ -293,14 +295,29 @@ async fn a_payment_for_a_closed_order_is_recorded_and_surfaced() {
     let order = app.get_order("late-pay").await;
     assert_eq!(order["status"], "PAID_AFTER_CLOSE");
     assert_eq!(order["transaction_id"], "4200000000202611220000000006");
+    // The return_url hears of the money as it would of any payment, once; the merchant's
+    // endpoint hears that it came after the close.
     let webhooks = app.webhooks("late-pay").await;
-    assert_eq!(webhooks.len(), 1);
-    assert_eq!(webhooks[0]["event_type"], "order.paid_after_close");
+    assert_eq!(webhooks.len(), 2, "{webhooks:?}");
+    let to_return_url = webhooks
+        .iter()
+        .find(|w| w["endpoint_id"].is_null())
+        .unwrap();
+    assert_eq!(to_return_url["event_type"], "order.paid");
+    assert_eq!(to_return_url["url"], "http://127.0.0.1:9/paid");
+    let to_endpoint = webhooks
+        .iter()
+        .find(|w| !w["endpoint_id"].is_null())
+        .unwrap();
+    assert_eq!(to_endpoint["event_type"], "order.paid_after_close");
+    assert_eq!(to_endpoint["url"], "http://127.0.0.1:9/events");
 }
 
 #[tokio::test]
 async fn a_second_transaction_for_a_paid_order_is_recorded_and_surfaced() {
     let app = spawn_app().await;
+    app.add_endpoint("http://127.0.0.1:9/events", &ALL_BUT_PAID)
+        .await;
     let (_, out_trade_no) = order(&app, "twice").await;
     let first = notify_xml(
         &out_trade_no,
@@ -325,13 +342,10 @@ async fn a_second_transaction_for_a_paid_order_is_recorded_and_surfaced() {
         "the first payment stays the order's"
     );
     assert_eq!(app.count("payments"), 2);
-    let events: Vec<String> = app
-        .webhooks("twice")
-        .await
-        .iter()
-        .map(|w| w["event_type"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(events, ["order.paid", "order.duplicate_payment"]);
+    assert_eq!(
+        app.event_types("twice").await,
+        ["order.duplicate_payment", "order.paid"]
+    );
 }
 
 #[tokio::test]
@@ -387,25 +401,47 @@ async fn the_foodie_payment_notify_path_is_the_same_handler() {
     assert_eq!(app.get_order("legacy-notify").await["status"], "PAID");
 }
 
-/// Anyone can POST to the notify URL: what is kept of a refused body is bounded, and refused
-/// notifies are deleted once past their retention.
+/// Anyone can POST to the notify URL: what is kept of a refused body is bounded (a forged one
+/// to a short sample, one WeChat signed to its first 8 KiB), and refused notifies are deleted
+/// once past their retention.
 #[tokio::test]
 async fn refused_notifies_are_kept_bounded_and_for_a_while() {
     let app = spawn_app().await;
     let (_, out_trade_no) = order(&app, "kept-1").await;
     let padding = "x".repeat(20_000);
-    let big = notify_xml(&out_trade_no, "42002", "1", &[("attach", &padding)], false)
+    let forged = notify_xml(&out_trade_no, "42002", "1", &[("attach", &padding)], false)
         .replace("<sign>", "<sign>0");
-    assert!(big.len() > 20_000);
-    assert_eq!(app.post_notify(&big).await.0, "FAIL");
-    assert_eq!(app.post_notify("not even xml").await.0, "FAIL");
+    assert!(forged.len() > 20_000);
+    assert_eq!(app.post_notify(&forged).await.0, "FAIL");
+    // Signed with our key, but for another amount: WeChat's word, kept for an operator.
+    let signed = notify_xml(&out_trade_no, "42003", "2", &[("attach", &padding)], false);
+    let (code, message) = app.post_notify(&signed).await;
+    assert_eq!(code, "FAIL");
+    assert!(message.starts_with("total_fee 2"), "{message}");
     let kept = {
         let mut conn = app.pool.get().unwrap();
         payment_center::db::rejected_notifies::recent(&mut conn, 10).unwrap()
     };
     assert_eq!(kept.len(), 2);
-    let longest = kept.iter().map(|r| r.body.len()).max().unwrap();
-    assert_eq!(longest, payment_center::api::KEPT_BODY_BYTES);
+    let sample = kept
+        .iter()
+        .find(|r| r.reason.contains("signature"))
+        .unwrap();
+    assert!(
+        sample.body.len() <= payment_center::api::SAMPLE_FIELD_BYTES + 3,
+        "{}",
+        sample.body.len()
+    );
+    let signed_kept = kept
+        .iter()
+        .find(|r| r.reason.contains("total_fee"))
+        .unwrap();
+    let cap = payment_center::api::KEPT_BODY_BYTES;
+    assert!(
+        (cap - 16..=cap + 3).contains(&signed_kept.body.len()),
+        "{}",
+        signed_kept.body.len()
+    );
 
     // One of them is a day past the retention; the worker's next step forgets it only.
     let retention = payment_center::reconcile::REJECTED_NOTIFY_RETENTION.num_days();

@@ -217,7 +217,7 @@ async fn close_query_and_pay_follow_the_trade_state() {
     )
     .await;
     assert_eq!(query["trade_state"], "NOTPAY");
-    app.advance_sandbox_clock(5 * 60).await;
+    app.age_sandbox_trade("life-1", 5 * 60).await;
     let reply = call(
         &app,
         "/pay/closeorder",

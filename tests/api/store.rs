@@ -26,6 +26,7 @@ fn new_order(
         created_at: now,
         expires_at: now,
         origin: "api".into(),
+        livemode: false,
     }
 }
 

@@ -133,8 +133,8 @@ async fn failures_are_retried_with_one_notify_id_until_a_2xx() {
         .collect();
     assert_eq!(statuses, [500, 500, 200]);
     assert_eq!(
-        webhooks[0]["attempts"][0]["error"],
-        "HTTP 500 Internal Server Error"
+        webhooks[0]["attempts"][0]["error"], "HTTP 500",
+        "coarse: never the text of whatever answered"
     );
 }
 
@@ -151,7 +151,7 @@ async fn a_merchant_down_past_the_schedule_fails_the_event_and_redelivery_works(
     let webhooks = app.webhooks("wh-down").await;
     assert_eq!(webhooks[0]["status"], "FAILED");
     assert_eq!(webhooks[0]["next_attempt_at"], Value::Null);
-    assert_eq!(webhooks[0]["last_error"], "HTTP 503 Service Unavailable");
+    assert_eq!(webhooks[0]["last_error"], "HTTP 503");
     let notify_id = webhooks[0]["notify_id"].clone();
 
     // The merchant is back; it asks for the event again.
@@ -281,7 +281,7 @@ async fn only_registered_urls_are_called_and_redirects_are_not_followed() {
     assert_eq!(webhooks[0]["status"], "FAILED");
     assert_eq!(
         webhooks[0]["last_error"],
-        "return_url is not under a registered return URL prefix any more"
+        "the URL is not under a registered return URL prefix any more"
     );
 }
 
