@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 /// After a failed connection attempt, wait this long before trying again.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(2);
+/// After any Redis failure, requests skip Redis (and go to the database) for this long,
+/// instead of each paying a timeout. `/readyz` still asks Redis every time.
+pub const REDIS_BREAKER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -20,6 +23,8 @@ pub enum CacheError {
     Redis(String),
     #[error("redis did not answer within {0:?}")]
     Timeout(Duration),
+    #[error("redis failed a moment ago; skipped for now")]
+    Skipped,
 }
 
 pub enum Cache {
@@ -39,6 +44,7 @@ impl Cache {
             key_prefix: key_prefix.to_owned(),
             manager: tokio::sync::Mutex::new(None),
             last_failure: Mutex::new(None),
+            skip_until: Mutex::new(None),
         })))
     }
 
@@ -91,14 +97,21 @@ impl Cache {
         }
     }
 
-    /// For `/readyz`.
+    /// For `/readyz`: asks Redis even while requests skip it, and closes the breaker when
+    /// Redis answers again.
     pub async fn ping(&self) -> Result<(), CacheError> {
         match self {
             Cache::Memory(_) => Ok(()),
-            Cache::Redis(r) => r
-                .run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
-                .await
-                .map(|_| ()),
+            Cache::Redis(r) => {
+                let answered = r
+                    .run_unguarded(|mut c| async move {
+                        redis::cmd("PING").query_async::<String>(&mut c).await
+                    })
+                    .await
+                    .map(|_| ());
+                r.note(&answered);
+                answered
+            }
         }
     }
 }
@@ -110,6 +123,8 @@ pub struct RedisCache {
     /// is down, and picks Redis up once it answers.
     manager: tokio::sync::Mutex<Option<ConnectionManager>>,
     last_failure: Mutex<Option<Instant>>,
+    /// Set by a failure: until then, calls are skipped.
+    skip_until: Mutex<Option<Instant>>,
 }
 
 impl RedisCache {
@@ -146,7 +161,35 @@ impl RedisCache {
         }
     }
 
+    /// A call, unless Redis failed within `REDIS_BREAKER`.
     async fn run<T, F, Fut>(&self, op: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let skipping = self
+            .skip_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|until| until > Instant::now());
+        if skipping {
+            crate::metrics::increment("payment_center_cache_bypassed_total", &[]);
+            return Err(CacheError::Skipped);
+        }
+        let result = self.run_unguarded(op).await;
+        self.note(&result);
+        result
+    }
+
+    fn note<T>(&self, result: &Result<T, CacheError>) {
+        let mut skip_until = self.skip_until.lock().unwrap_or_else(|e| e.into_inner());
+        *skip_until = match result {
+            Ok(_) => None,
+            Err(_) => Some(Instant::now() + REDIS_BREAKER),
+        };
+    }
+
+    async fn run_unguarded<T, F, Fut>(&self, op: F) -> Result<T, CacheError>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
@@ -210,6 +253,39 @@ mod tests {
         assert_eq!(cache.get("b").await.unwrap(), None);
         cache.delete("a").await.unwrap();
         assert_eq!(cache.get("a").await.unwrap(), None);
+    }
+
+    /// A Redis that accepts connections and never answers: each call would wait for the
+    /// timeout; after the first, calls are skipped for a while without touching Redis.
+    #[tokio::test]
+    async fn after_a_failure_redis_is_skipped_for_a_while() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", silent.local_addr().unwrap());
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        let cache = Cache::redis(&url, "t:").unwrap();
+        assert!(cache.get("k").await.is_err());
+        let after_first = accepted.load(std::sync::atomic::Ordering::SeqCst);
+        for _ in 0..20 {
+            assert!(matches!(cache.get("k").await, Err(CacheError::Skipped)));
+        }
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            after_first,
+            "skipped calls open no connection"
+        );
+        // /readyz still asks.
+        assert!(matches!(
+            cache.ping().await,
+            Err(CacheError::Redis(_) | CacheError::Timeout(_))
+        ));
     }
 
     #[tokio::test]

@@ -218,13 +218,32 @@ fn wechat_credentials(
     }
 }
 
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
 
 impl Settings {
     pub fn from_env() -> Result<Settings, ConfigError> {
-        Settings::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        Settings::from_lookup(env)
+    }
+
+    /// For the commands that take no payment (`merchant …`, the standalone `sandbox`): an unset
+    /// `PAYMENT_MODE` follows the credentials alone, since no one can pay through them.
+    pub fn from_env_for_tools() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| {
+            env(name).or_else(|| {
+                (name == "PAYMENT_MODE").then(|| {
+                    let any = ["WECHAT_APP_ID", "WECHAT_MCH_ID", "WECHAT_API_KEY"]
+                        .iter()
+                        .any(|n| env(n).is_some());
+                    if any { "live" } else { "sandbox" }.to_owned()
+                })
+            })
+        })
     }
 
     /// Reads every variable through `lookup`, so tests can pass a map instead of the process

@@ -1,5 +1,5 @@
 use clap::{Parser, Subcommand};
-use payment_center::config::Settings;
+use payment_center::config::{redact_url, Settings};
 use payment_center::core::merchants;
 use payment_center::startup::{self, Application, SandboxServer};
 use std::process::ExitCode;
@@ -32,11 +32,24 @@ enum Command {
 enum MerchantCommand {
     /// Register a merchant and print its credentials, once, as JSON.
     Add {
+        /// The merchant's name, shown on the cashier page (1–128 characters).
         #[arg(long)]
         name: String,
         /// A URL prefix that the merchant's return URLs must start with (repeatable).
         #[arg(long = "return-url-prefix", required = true)]
         return_url_prefix: Vec<String>,
+    },
+    /// Print every merchant as JSON (ids, names, prefixes; never a key or a secret).
+    List,
+    /// Issue a new API key and print it once; the old key stops working.
+    RotateKey {
+        #[arg(long = "merchant-id")]
+        merchant_id: String,
+    },
+    /// Issue a new notify secret (webhook signing key) and print it once.
+    RotateNotifySecret {
+        #[arg(long = "merchant-id")]
+        merchant_id: String,
     },
 }
 
@@ -45,20 +58,20 @@ async fn main() -> ExitCode {
     dotenvy::dotenv().ok();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
-    let settings = match Settings::from_env() {
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    let settings = if serving {
+        Settings::from_env()
+    } else {
+        Settings::from_env_for_tools()
+    };
+    let settings = match settings {
         Ok(settings) => settings,
         Err(e) => return fail(e),
     };
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Sandbox => sandbox(settings).await,
-        Command::Merchant {
-            command:
-                MerchantCommand::Add {
-                    name,
-                    return_url_prefix,
-                },
-        } => add_merchant(&settings, &name, &return_url_prefix),
+        Command::Merchant { command } => merchant(&settings, command),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -96,10 +109,44 @@ async fn sandbox(settings: Settings) -> CliResult {
     Ok(())
 }
 
-fn add_merchant(settings: &Settings, name: &str, prefixes: &[String]) -> CliResult {
+fn merchant(settings: &Settings, command: MerchantCommand) -> CliResult {
     let pool = startup::open_database(settings)?;
     let mut conn = pool.get()?;
-    let issued = merchants::create(&mut conn, name, prefixes)?;
-    println!("{}", issued.to_json());
+    let database = redact_url(&settings.database_url);
+    match command {
+        MerchantCommand::Add {
+            name,
+            return_url_prefix,
+        } => {
+            let issued = merchants::create(&mut conn, &name, &return_url_prefix)?;
+            eprintln!(
+                "merchant {} written to {database}",
+                issued.merchant_id.as_str()
+            );
+            println!("{}", issued.to_json());
+        }
+        MerchantCommand::List => {
+            let list = merchants::list(&mut conn)?;
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+        MerchantCommand::RotateKey { merchant_id } => {
+            let key = merchants::rotate_key(&mut conn, &merchant_id)?;
+            eprintln!("the old API key of {merchant_id} no longer works ({database})");
+            println!(
+                "{}",
+                serde_json::json!({"merchant_id": merchant_id, "api_key": key.expose()})
+            );
+        }
+        MerchantCommand::RotateNotifySecret { merchant_id } => {
+            let secret = merchants::rotate_notify_secret(&mut conn, &merchant_id)?;
+            eprintln!(
+                "webhooks of {merchant_id} are signed with the new secret from now on ({database})"
+            );
+            println!(
+                "{}",
+                serde_json::json!({"merchant_id": merchant_id, "notify_secret": secret.expose()})
+            );
+        }
+    }
     Ok(())
 }

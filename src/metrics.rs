@@ -26,7 +26,7 @@ struct Registry {
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
 
-const HELP: [(&str, &str, &str); 8] = [
+const HELP: [(&str, &str, &str); 10] = [
     (
         "payment_center_http_requests_total",
         "counter",
@@ -56,6 +56,16 @@ const HELP: [(&str, &str, &str); 8] = [
         "payment_center_webhook_failures_total",
         "counter",
         "Webhook events given up after the last retry",
+    ),
+    (
+        "payment_center_webhook_breaker_opened_total",
+        "counter",
+        "Times a webhook host failing again and again was left alone for a while",
+    ),
+    (
+        "payment_center_cache_bypassed_total",
+        "counter",
+        "Cache calls skipped while Redis is failing (served from the database instead)",
     ),
     (
         "payment_center_channel_call_duration_seconds",
@@ -109,15 +119,73 @@ pub fn observe(name: &'static str, pairs: &[(&str, &str)], took: Duration) {
     histogram.sum += seconds;
 }
 
+/// The `method` label takes these values only: anyone can send `FOO /` and must not grow
+/// the registry with it.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("other")
+}
+
 pub fn http_request(route: &str, method: &str, status: u16) {
     increment(
         "payment_center_http_requests_total",
         &[
             ("route", route),
-            ("method", method),
+            ("method", method_label(method)),
             ("status", &status.to_string()),
         ],
     );
+}
+
+/// Every label set a counter can take that is known before traffic (all but the HTTP request
+/// counter, whose routes and statuses come with requests), so a dashboard sees zeros instead
+/// of missing series.
+pub const NOTIFY_OUTCOMES: [(&str, &str); 11] = [
+    ("accepted", "recorded"),
+    ("accepted", "repeat"),
+    ("failed", "store"),
+    ("rejected", "malformed"),
+    ("rejected", "forged"),
+    ("rejected", "account"),
+    ("rejected", "signature"),
+    ("rejected", "not_success"),
+    ("rejected", "amount"),
+    ("rejected", "unknown_trade"),
+    ("rejected", "other"),
+];
+
+/// Registers every known series at 0; idempotent.
+pub fn init() {
+    let mut registry = REGISTRY.lock().expect("metrics lock");
+    let mut zero = |name: &'static str, pairs: &[(&str, &str)]| {
+        registry.counters.entry((name, labels(pairs))).or_insert(0);
+    };
+    for (result, reason) in NOTIFY_OUTCOMES {
+        zero(
+            "payment_center_notifies_total",
+            &[("result", result), ("reason", reason)],
+        );
+    }
+    for to in ["PAID", "CLOSED", "PAID_AFTER_CLOSE", "DUPLICATE_PAYMENT"] {
+        zero("payment_center_order_transitions_total", &[("to", to)]);
+    }
+    for result in ["delivered", "failed"] {
+        zero(
+            "payment_center_webhook_attempts_total",
+            &[("result", result)],
+        );
+    }
+    for name in [
+        "payment_center_webhook_deliveries_total",
+        "payment_center_webhook_failures_total",
+        "payment_center_webhook_breaker_opened_total",
+        "payment_center_cache_bypassed_total",
+    ] {
+        zero(name, &[]);
+    }
 }
 
 pub fn transition(to: &str) {
@@ -187,6 +255,18 @@ mod tests {
         assert!(text
             .contains("payment_center_channel_call_duration_seconds_count{call=\"test_only\"} 1"));
         assert!(text.contains("payment_center_webhook_queue_depth 3"));
+    }
+
+    #[test]
+    fn methods_are_a_fixed_set_and_known_series_start_at_zero() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("FOO"), "other");
+        assert_eq!(method_label("get"), "other");
+        init();
+        let text = render(None);
+        assert!(text
+            .contains("payment_center_notifies_total{result=\"rejected\",reason=\"signature\"} "));
+        assert!(text.contains("\npayment_center_cache_bypassed_total "));
     }
 
     #[test]

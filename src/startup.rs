@@ -77,6 +77,7 @@ fn ensure_demo_merchant(pool: &DbPool) -> Result<Option<IssuedCredentials>, Star
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        crate::metrics::init();
         // The port first: a start that cannot listen must not create (and lose the only
         // printing of) the demo merchant's credentials.
         let listener =

@@ -111,7 +111,7 @@ pub async fn page(
     let token = escape(&token);
     let main = format!(
         r#"<main id="cashier" data-token="{token}" data-status="{status}" data-expires-at="{expires}" data-success-url="{success}" data-code-url="{code}" data-sandbox="{sandbox}">
-<header>
+{sandbox_banner}<header>
 <p class="merchant">{merchant}</p>
 <p class="amount">¥<span id="amount">{yuan}</span></p>
 <p class="description">{description}</p>
@@ -148,6 +148,12 @@ pub async fn page(
         success = escape(success_url),
         code = escape(code_url),
         sandbox = u8::from(state.sandbox_enabled),
+        // A sandbox order moves no money: the shopper (usually a developer) is told so.
+        sandbox_banner = if order.livemode {
+            ""
+        } else {
+            "<p class=\"sandbox-banner\" role=\"note\">沙箱环境 · 不会真实扣款<br><span>SANDBOX — no real money moves</span></p>\n"
+        },
         merchant = escape(&merchant_name),
         yuan = yuan(view.amount),
         description = escape(&view.description),

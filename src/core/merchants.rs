@@ -107,6 +107,49 @@ pub fn create(
     Ok(issued)
 }
 
+/// What `merchant list` shows of a merchant: never a key or a secret.
+pub fn list(conn: &mut AnyConnection) -> Result<Vec<serde_json::Value>, MerchantError> {
+    Ok(merchants::list_all(conn)?
+        .into_iter()
+        .map(|row| {
+            let prefixes: Vec<String> =
+                serde_json::from_str(&row.return_url_prefixes).unwrap_or_default();
+            serde_json::json!({
+                "merchant_id": row.id,
+                "name": row.name,
+                "return_url_prefixes": prefixes,
+                "created_at": time::rfc3339(row.created_at),
+            })
+        })
+        .collect())
+}
+
+fn unknown(merchant_id: &str) -> MerchantError {
+    MerchantError::Invalid(format!("no merchant has --merchant-id {merchant_id}"))
+}
+
+/// A new API key for the merchant; the old one stops working (a running service's copy of the
+/// merchant lives `snapshots::MERCHANT_TTL`).
+pub fn rotate_key(conn: &mut AnyConnection, merchant_id: &str) -> Result<ApiKey, MerchantError> {
+    let key = ApiKey::generate();
+    if !merchants::set_api_key_hash(conn, merchant_id, &key.hash())? {
+        return Err(unknown(merchant_id));
+    }
+    Ok(key)
+}
+
+/// A new notify secret: every webhook signed from now on (retries included) uses it.
+pub fn rotate_notify_secret(
+    conn: &mut AnyConnection,
+    merchant_id: &str,
+) -> Result<NotifySecret, MerchantError> {
+    let secret = NotifySecret::generate();
+    if !merchants::set_notify_secret(conn, merchant_id, secret.expose())? {
+        return Err(unknown(merchant_id));
+    }
+    Ok(secret)
+}
+
 /// The merchant whose API key this is, or 401.
 pub async fn authenticate(pool: &DbPool, presented: ApiKey) -> Result<MerchantProfile, ApiError> {
     let hash = presented.hash();

@@ -173,14 +173,25 @@ pub async fn obtain_with(
                 .filter(|c| c.is_fresh(now))
             {
                 // The cache saves WeChat a call, never the check that the trade is still the
-                // order's open one (another instance may have switched or closed it).
+                // order's open one (another instance may have switched or closed it). What is
+                // handed out is the database's credential: a cache anyone else can write to
+                // never puts its own code_url in front of a shopper.
                 let out_trade_no = credential.out_trade_no.clone();
                 let trade = db::run(&state.pool, move |conn| {
                     wechat_trades::find(conn, &out_trade_no).map_err(ApiError::from)
                 })
                 .await?;
-                if trade.is_some_and(|t| t.status == wechat_trades::OPEN) {
-                    return Ok(credential);
+                let stored = trade
+                    .filter(|t| t.status == wechat_trades::OPEN && t.order_id == order.id)
+                    .as_ref()
+                    .and_then(Credential::of);
+                match stored {
+                    Some(stored) if stored == credential => return Ok(credential),
+                    Some(_) => log::warn!(
+                        "the cached credential of {} differs from the database's: dropped",
+                        order.id
+                    ),
+                    None => {}
                 }
                 let _ = state.cache.delete(&key).await;
             }

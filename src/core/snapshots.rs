@@ -3,7 +3,7 @@
 //! call read an order and its code; every request reads its merchant by API key. Served from
 //! here, they touch neither the database nor Redis.
 //!
-//! Staleness is bounded: an order view is kept one second, a merchant thirty; and a change this
+//! Staleness is bounded: an order view and a merchant are kept one second; and a change this
 //! process makes (a payment, a close, a new trade) drops the order's view at once. Another
 //! instance's change shows here within the second.
 
@@ -20,7 +20,8 @@ use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 const ORDER_TTL: Duration = Duration::from_secs(1);
-const MERCHANT_TTL: Duration = Duration::from_secs(30);
+/// A rotated API key (`merchant rotate-key`, another process) stops working here within this.
+pub const MERCHANT_TTL: Duration = Duration::from_secs(1);
 /// Past this many entries a map starts afresh: a bound on memory, not an LRU.
 const MAX_ENTRIES: usize = 50_000;
 

@@ -63,3 +63,26 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<Merchant>>
 pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
     merchants::table.count().get_result(conn)
 }
+
+pub fn list_all(conn: &mut AnyConnection) -> QueryResult<Vec<Merchant>> {
+    merchants::table
+        .order((merchants::created_at.asc(), merchants::id.asc()))
+        .select(Merchant::as_select())
+        .load(conn)
+}
+
+/// Replaces the merchant's API key hash; answers whether the merchant exists.
+pub fn set_api_key_hash(conn: &mut AnyConnection, id: &str, hash: &str) -> QueryResult<bool> {
+    diesel::update(merchants::table.find(id))
+        .set(merchants::api_key_hash.eq(hash))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Replaces the merchant's notify secret; answers whether the merchant exists.
+pub fn set_notify_secret(conn: &mut AnyConnection, id: &str, secret: &str) -> QueryResult<bool> {
+    diesel::update(merchants::table.find(id))
+        .set(merchants::notify_secret.eq(secret))
+        .execute(conn)
+        .map(|n| n == 1)
+}

@@ -9,4 +9,6 @@ mod worker;
 pub use event::{new_event, EventType, Target};
 pub use form::{signed_form, FORM_SIGN_TYPE};
 pub use target::{delivery_client, describe, is_public, TargetPolicy, ATTEMPT_TIMEOUT};
-pub use worker::{RetrySchedule, WebhookWorker};
+pub use worker::{
+    RetrySchedule, WebhookWorker, BREAKER_OPEN, BREAKER_THRESHOLD, PER_MERCHANT_IN_FLIGHT,
+};

@@ -193,6 +193,11 @@ pub fn order_body(id: &str) -> Value {
 }
 
 impl TestApp {
+    /// The settings this instance runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -704,4 +709,23 @@ impl TestApp {
         types.sort();
         types
     }
+}
+
+/// Makes `settings` a live instance whose WeChat Pay is the sandbox at `sandbox_base` (another
+/// instance's, or a standalone one), with the sandbox account's credentials. Webhooks may go
+/// to loopback only if `allow_loopback` (live mode refuses internal addresses otherwise).
+pub fn make_live(settings: &mut Settings, sandbox_base: &str, allow_loopback: bool) {
+    use crate::wechat_raw::{APP_ID, KEY, MCH_ID};
+    settings.mode = payment_center::config::PaymentMode::Live;
+    settings.wechat.credentials = Some(payment_center::config::WechatCredentials {
+        app_id: APP_ID.into(),
+        mch_id: MCH_ID.into(),
+        api_key: KEY.into(),
+    });
+    settings.wechat.api_base = Some(sandbox_base.to_owned());
+    settings.webhook_allowed_networks = if allow_loopback {
+        vec!["127.0.0.0/8".parse().unwrap()]
+    } else {
+        Vec::new()
+    };
 }

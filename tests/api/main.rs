@@ -1,13 +1,17 @@
 //! The one integration-test binary: the real service over HTTP, per flow a module.
 
+mod abuse;
 mod cashier;
 mod checkout;
 mod cli;
+mod endpoints;
+mod fairness;
 mod faults;
 mod health;
 mod helpers;
 mod legacy;
 mod lifecycle;
+mod modes;
 mod native;
 mod notify;
 mod operations;
@@ -16,6 +20,7 @@ mod orders_validation;
 mod receiver;
 mod sandbox;
 mod store;
+mod targets;
 mod trade_types;
 mod webhooks;
 mod wechat_raw;

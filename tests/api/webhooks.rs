@@ -9,12 +9,12 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use std::time::Duration;
 
-const ACK: (u16, &str) = (200, "success");
+pub const ACK: (u16, &str) = (200, "success");
 
 /// Verifies the form by API.md's rule, written here from the rule (not with our signer):
 /// non-empty fields but `sign`, sorted by name, `k=v&…&key=<secret>`, HMAC-SHA256 keyed by the
 /// secret, upper-case hex.
-fn verified_form(received: &Received, secret: &str) -> HashMap<String, String> {
+pub fn verified_form(received: &Received, secret: &str) -> HashMap<String, String> {
     assert_eq!(received.content_type, "application/x-www-form-urlencoded");
     let fields: HashMap<String, String> = url::form_urlencoded::parse(received.body.as_bytes())
         .into_owned()

@@ -136,6 +136,18 @@ pub fn notify_xml(
     extra: &[(&str, &str)],
     hmac: bool,
 ) -> String {
+    notify_xml_signed_with(KEY, out_trade_no, transaction_id, total_fee, extra, hmac)
+}
+
+/// The same notify, signed with `key`.
+pub fn notify_xml_signed_with(
+    key: &str,
+    out_trade_no: &str,
+    transaction_id: &str,
+    total_fee: &str,
+    extra: &[(&str, &str)],
+    hmac: bool,
+) -> String {
     let mut fields: Vec<(String, String)> = [
         ("appid", APP_ID),
         ("mch_id", MCH_ID),
@@ -163,7 +175,7 @@ pub fn notify_xml(
     if hmac && !fields.iter().any(|(k, _)| k == "sign_type") {
         fields.push(("sign_type".into(), "HMAC-SHA256".into()));
     }
-    let signature = sign(&fields, KEY, hmac);
+    let signature = sign(&fields, key, hmac);
     fields.push(("sign".into(), signature));
     to_xml(&fields)
 }
