@@ -79,7 +79,7 @@ async fn endpoints_are_created_listed_and_deleted_by_their_merchant_only() {
     let endpoint: Value = response.json().await.unwrap();
     assert!(endpoint["id"].as_str().unwrap().starts_with("we_"));
     assert_eq!(endpoint["events"], json!(["order.closed", "order.paid"]));
-    assert_eq!(list(&app, &key).await, [endpoint.clone()]);
+    assert_eq!(list(&app, &key).await, std::slice::from_ref(&endpoint));
 
     // Another merchant neither sees nor deletes it.
     let other = create_merchant(&app.pool, "other", &["http://127.0.0.1"]);
