@@ -283,12 +283,6 @@ impl Settings {
                 return Err(ConfigError("REDIS_URL must start with redis://".into()));
             }
         }
-        let demo_merchant = match lookup("DEMO_MERCHANT").as_deref() {
-            None => crate::db::Backend::from_url(&database_url) == crate::db::Backend::Sqlite,
-            Some("1" | "true") => true,
-            Some("0" | "false") => false,
-            Some(_) => return Err(ConfigError("DEMO_MERCHANT must be true or false".into())),
-        };
         let credentials = wechat_credentials(&lookup)?;
         let bind_addr = lookup("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
         let mode = resolve_mode(
@@ -314,6 +308,16 @@ impl Settings {
             }
             _ => {}
         }
+        let demo_merchant = match lookup("DEMO_MERCHANT").as_deref() {
+            // The laptop default; a live installation registers its merchants itself.
+            None => {
+                mode == PaymentMode::Sandbox
+                    && crate::db::Backend::from_url(&database_url) == crate::db::Backend::Sqlite
+            }
+            Some("1" | "true") => true,
+            Some("0" | "false") => false,
+            Some(_) => return Err(ConfigError("DEMO_MERCHANT must be true or false".into())),
+        };
         let api_base = lookup("WECHAT_API_BASE")
             .map(|base| {
                 let parsed = url::Url::parse(&base);

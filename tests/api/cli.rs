@@ -17,6 +17,12 @@ fn binary(dir: &std::path::Path) -> Command {
         .env_remove("PUBLIC_BASE_URL")
         .env_remove("BIND_ADDR")
         .env_remove("DEMO_MERCHANT")
+        .env_remove("PAYMENT_MODE")
+        .env_remove("WECHAT_APP_ID")
+        .env_remove("WECHAT_MCH_ID")
+        .env_remove("WECHAT_API_KEY")
+        .env_remove("WECHAT_API_BASE")
+        .env_remove("WEBHOOK_ALLOWED_NETWORKS")
         .env("RUST_LOG", "info");
     command
 }
@@ -183,6 +189,7 @@ fn the_first_start_prints_a_demo_merchant_and_a_curl_that_works() {
     assert_eq!(order["merchant_order_id"], "demo-1");
 
     let (_, logs) = stop(child);
+    assert!(logs.contains("SANDBOX MODE"), "a loud sandbox line: {logs}");
     assert!(
         logs.contains("request=\"POST /v1/orders\" status=201"),
         "one structured line per request: {logs}"
@@ -191,10 +198,17 @@ fn the_first_start_prints_a_demo_merchant_and_a_curl_that_works() {
         !logs.contains(&api_key) && !logs.contains(&secret),
         "secrets stay out of logs"
     );
-    assert!(
-        dir.path().join("payment-center.db").exists(),
-        "the embedded default file"
-    );
+    let db = dir.path().join("payment-center.db");
+    assert!(db.exists(), "the embedded default file");
+    // It holds every merchant's notify secret: the owner's alone, and so is its WAL.
+    use std::os::unix::fs::PermissionsExt;
+    for file in ["payment-center.db", "payment-center.db-wal"] {
+        let path = dir.path().join(file);
+        if path.exists() || file.ends_with(".db") {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file}: {mode:o}");
+        }
+    }
 
     // The second start has a merchant already: once it listens (the banner would be printed
     // right after that log line), its stdout holds no credentials.
@@ -206,4 +220,256 @@ fn the_first_start_prints_a_demo_merchant_and_a_curl_that_works() {
     std::thread::sleep(Duration::from_millis(300));
     let (stdout, _) = stop(child);
     assert!(!stdout.contains("api_key"), "{stdout}");
+}
+
+/// The port a started child listens on, from its log line.
+fn listening_port(child: &mut Child) -> (u16, mpsc::Receiver<String>) {
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let (port_tx, port_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("public base URL http://") {
+                let rest = &line[at + "public base URL http://".len()..];
+                let port = rest.rsplit(':').next().unwrap_or("").trim().parse::<u16>();
+                if let Ok(port) = port {
+                    let _ = port_tx.send(port);
+                }
+            }
+            let _ = tx.send(line);
+        }
+    });
+    let port = port_rx
+        .recv_timeout(START_WITHIN)
+        .expect("the child listens");
+    (port, rx)
+}
+
+fn drain(lines: &mpsc::Receiver<String>) -> String {
+    lines.try_iter().collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn a_reachable_service_with_no_mode_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = binary(dir.path())
+        .env("BIND_ADDR", "0.0.0.0:0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("set PAYMENT_MODE=live"), "{stderr}");
+    assert!(
+        !dir.path().join("payment-center.db").exists(),
+        "nothing written"
+    );
+
+    let half = binary(dir.path())
+        .env("PAYMENT_MODE", "live")
+        .env("WECHAT_APP_ID", "wx0123456789abcdef")
+        .output()
+        .unwrap();
+    assert!(!half.status.success());
+    let stderr = String::from_utf8_lossy(&half.stderr);
+    assert!(
+        stderr.contains("WECHAT_MCH_ID and WECHAT_API_KEY missing"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_live_process_mounts_no_sandbox_and_says_live() {
+    let channel = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = binary(dir.path())
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("WECHAT_APP_ID", crate::wechat_raw::APP_ID)
+        .env("WECHAT_MCH_ID", crate::wechat_raw::MCH_ID)
+        .env("WECHAT_API_KEY", crate::wechat_raw::KEY)
+        .env("WECHAT_API_BASE", channel.url("/sandbox/wechat"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (port, lines) = listening_port(&mut child);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let sandbox = client
+        .post(format!("{base}/sandbox/wechat/simulate-pay"))
+        .json(&json!({"out_trade_no": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sandbox.status().as_u16(), 404);
+    let ready: Value = client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["mode"], "live");
+    let (stdout, _) = stop(child);
+    let logs = drain(&lines);
+    assert!(logs.contains("LIVE mode"), "{logs}");
+    assert!(!logs.contains("SANDBOX"), "{logs}");
+    assert!(
+        !stdout.contains("api_key"),
+        "no demo merchant in live mode: {stdout}"
+    );
+}
+
+#[test]
+fn a_start_that_cannot_listen_creates_no_demo_merchant() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let failed = binary(dir.path())
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("cannot listen"));
+    assert!(String::from_utf8_lossy(&failed.stdout).is_empty());
+    // The next start can listen: it, not the failed one, creates and shows the credentials.
+    let mut child = start(dir.path());
+    let banner = read_banner(&mut child);
+    stop(child);
+    assert!(banner.is_some_and(|b| b.contains("\"api_key\"")));
+}
+
+fn merchant_command(database_url: &str, args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    binary(dir.path())
+        .env("DATABASE_URL", database_url)
+        .arg("merchant")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn keys_and_secrets_are_listed_never_and_rotated_at_once() {
+    let app = spawn_app().await;
+    let listed = merchant_command(&app.database_url, &["list"]);
+    assert!(listed.status.success());
+    let list: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(list[0]["merchant_id"], app.merchant.id.as_str());
+    assert_eq!(list[0]["name"], "天天吃货");
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(!text.contains(&app.merchant.api_key) && !text.contains("api_key"));
+    assert!(!text.contains(&app.merchant.notify_secret));
+
+    // The key is in use (and so in the service's memory) when it is rotated.
+    assert_eq!(
+        app.get_order_as(&app.merchant.api_key, "none")
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+    let rotated = merchant_command(
+        &app.database_url,
+        &["rotate-key", "--merchant-id", &app.merchant.id],
+    );
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&rotated.stdout).unwrap();
+    let new_key = printed["api_key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get_order_as(&new_key, "none").await.status().as_u16(),
+        404
+    );
+    // The running service's copy of the merchant lives one second.
+    let old_refused = crate::helpers::eventually(Duration::from_secs(3), || async {
+        (app.get_order_as(&app.merchant.api_key, "none")
+            .await
+            .status()
+            .as_u16()
+            == 401)
+            .then_some(())
+    })
+    .await;
+    assert!(old_refused.is_some(), "the old key stops working");
+
+    let secret = merchant_command(
+        &app.database_url,
+        &["rotate-notify-secret", "--merchant-id", &app.merchant.id],
+    );
+    assert!(secret.status.success());
+    let printed: Value = serde_json::from_slice(&secret.stdout).unwrap();
+    let new_secret = printed["notify_secret"].as_str().unwrap();
+    assert_eq!(new_secret.len(), 32);
+    assert_ne!(new_secret, app.merchant.notify_secret);
+
+    let unknown = merchant_command(
+        &app.database_url,
+        &["rotate-key", "--merchant-id", "mch_nobody"],
+    );
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("no merchant has --merchant-id mch_nobody"),
+        "{stderr}"
+    );
+    assert!(unknown.stdout.is_empty());
+}
+
+/// The notify URL is open to anyone: 500 forged notifies of 8 KiB grow neither the database
+/// nor the log by more than a little (measured on the real binary, its SQLite file and stderr).
+#[tokio::test]
+async fn a_flood_of_forged_notifies_costs_little_disk_and_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = binary(dir.path())
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("DEMO_MERCHANT", "false")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (port, lines) = listening_port(&mut child);
+    let files_size = || {
+        ["payment-center.db", "payment-center.db-wal"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(dir.path().join(f)).ok())
+            .map(|m| m.len())
+            .sum::<u64>()
+    };
+    let client = reqwest::Client::new();
+    // Settle the log and the files first.
+    client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let log_before = drain(&lines).len();
+    let db_before = files_size();
+    let padding = "x".repeat(8 * 1024);
+    let forged =
+        crate::wechat_raw::notify_xml("PCnone", "42001", "1", &[("attach", &padding)], false)
+            .replace("<sign>", "<sign>0");
+    for _ in 0..500 {
+        let answer = client
+            .post(format!("http://127.0.0.1:{port}/notify/wechat"))
+            .body(forged.clone())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(answer.contains("FAIL"));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let log_growth = drain(&lines).len();
+    let db_growth = files_size().saturating_sub(db_before);
+    stop(child);
+    eprintln!("500 forged 8 KiB notifies: log +{log_growth} bytes, database +{db_growth} bytes (log before: {log_before})");
+    assert!(log_growth < 1024 * 1024, "log grew {log_growth} bytes");
+    assert!(db_growth < 1024 * 1024, "database grew {db_growth} bytes");
 }

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub merchant: TestMerchant,
     pub webhook_worker: Arc<WebhookWorker>,
     pub reconcile_worker: Arc<ReconcileWorker>,
+    /// Where each background worker is (what /readyz reports).
+    pub workers: payment_center::startup::Workers,
     settings: Settings,
     handle: actix_web::dev::ServerHandle,
     running: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -99,6 +101,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         handle,
         webhook_worker,
         reconcile_worker,
+        workers,
         running,
     } = start(settings.clone()).await;
     let merchant = create_merchant(
@@ -114,6 +117,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         merchant,
         webhook_worker,
         reconcile_worker,
+        workers,
         settings,
         handle,
         running,
@@ -126,6 +130,7 @@ struct Started {
     handle: actix_web::dev::ServerHandle,
     webhook_worker: Arc<WebhookWorker>,
     reconcile_worker: Arc<ReconcileWorker>,
+    workers: payment_center::startup::Workers,
     running: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -136,6 +141,7 @@ async fn start(settings: Settings) -> Started {
         handle: app.handle(),
         webhook_worker: app.webhook_worker(),
         reconcile_worker: app.reconcile_worker(),
+        workers: app.workers(),
         running: tokio::spawn(app.run_until_stopped()),
     }
 }
@@ -150,6 +156,7 @@ impl TestApp {
         self.handle = started.handle;
         self.webhook_worker = started.webhook_worker;
         self.reconcile_worker = started.reconcile_worker;
+        self.workers = started.workers;
         self.running = started.running;
         self
     }
