@@ -1,11 +1,14 @@
 """Writes one signed WeChat Pay v2 notify per line for every (out_trade_no, amount) read from
-stdin ("id|amount"), with the sandbox account's key (MD5, WeChat's rule)."""
+stdin ("id|amount"), with the sandbox account's key (MD5, WeChat's rule). An optional argument
+is the first transaction number (so that notifies of separate runs never share a transaction)."""
 import hashlib
 import sys
 
 KEY = "192006250b4c09247ec02edce69f6a2d"
 
-for n, line in enumerate(sys.stdin):
+FIRST = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+
+for n, line in enumerate(sys.stdin, start=FIRST):
     out_trade_no, amount = line.strip().split("|")
     fields = {
         "appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "nonce_str": "bench%d" % n,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark: the release binary under wrk, on Postgres + Redis and on the embedded default
 # (SQLite + in-process cache), in one run. Prints req/s, p50/p99 latency, errors, each figure as
-# a ratio to /healthz of the same binary, webhook deliveries/s and peak RSS.
+# a ratio to /healthz of the same binary, webhook deliveries/s, per-merchant fairness (one
+# merchant's hanging endpoint against another's paid webhook) and peak RSS.
 #
 #   bench/run.sh            # 10 s per scenario, 256 connections, 2 wrk threads
 #   bench/run.sh --short    # 1 s, 16 connections: proves it works (CI runs this; no thresholds)
@@ -136,6 +137,48 @@ run_backend() {
     kill -TERM "$b"; wait "$b" 2>/dev/null || true
     ROWS+=("$(printf '%-9s %-22s %9s MiB (serving, %d connections) / %s MiB (delivering)' "$backend" "peak RSS" "$rss_a" "$CONNECTIONS" "$rss_b")")
     [ "$pending" = "$delivered" ] || ROWS+=("$backend: $pending events were pending, $delivered delivered")
+    fairness "$backend" "${db_env[@]}"
+}
+
+# fairness BACKEND [ENV=VALUE…]: merchant A's endpoint accepts connections and never answers,
+# with 200 of A's events due; how long merchant B's paid webhook takes from B's notify to B's shop.
+fairness() {
+    local backend=$1; shift
+    local hang_port shop_port; hang_port=$(free_port); shop_port=$(free_port)
+    : >"$WORK/arrivals"
+    python3 "$BENCH/fairness.py" "$hang_port" "$shop_port" "$WORK/arrivals" & PIDS+=($!)
+    start "$backend-fair" "$@" RUN_WORKERS=true
+    local c=$PID json=(-H "Authorization: Bearer $KEY" -H 'Content-Type: application/json')
+    curl -sf -X POST "$BASE/v1/webhook-endpoints" "${json[@]}" \
+        -d "{\"url\":\"http://127.0.0.1:$hang_port/events\",\"events\":[\"*\"]}" >/dev/null
+    curl -sf -X POST "$BASE/v1/orders" "${json[@]}" \
+        -d "{\"merchant_order_id\":\"fair-a\",\"merchant_user_id\":\"bench\",\"amount\":1,\"pay_method\":\"wechat\",\"return_url\":\"$SINK\"}" >/dev/null
+    curl -sf -X POST "$BASE/v1/orders/fair-a/close" -H "Authorization: Bearer $KEY" >/dev/null
+    sql "$backend" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 199)
+        INSERT INTO webhook_events (id, order_id, merchant_id, event_type, payload, url, status, attempts, next_attempt_at, created_at, endpoint_id)
+        SELECT 'wh_fair_' || i, e.order_id, e.merchant_id, e.event_type, e.payload, e.url, 'PENDING', 0, e.next_attempt_at, e.created_at, e.endpoint_id
+        FROM n, webhook_events e WHERE e.endpoint_id IS NOT NULL AND e.order_id = (SELECT id FROM orders WHERE merchant_order_id = 'fair-a')"
+    sleep 1   # A's sends are under way and hanging
+    local b_key; b_key=$(env "$@" "$BIN" merchant add --name "Merchant B" --return-url-prefix http://127.0.0.1 2>/dev/null \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+    local b_json=(-H "Authorization: Bearer $b_key" -H 'Content-Type: application/json')
+    local b_id; b_id=$(curl -sf -X POST "$BASE/v1/orders" "${b_json[@]}" \
+        -d "{\"merchant_order_id\":\"fair-b\",\"merchant_user_id\":\"bench\",\"amount\":1,\"pay_method\":\"wechat\",\"return_url\":\"http://127.0.0.1:$shop_port/paid\"}" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    curl -sf -X POST "$BASE/v1/orders/fair-b/wechat/native" -H "Authorization: Bearer $b_key" >/dev/null
+    local xml; xml=$(echo "$b_id|1" | python3 "$BENCH/notifies.py" 900000000)
+    local sent; sent=$(python3 -c 'import time; print("%.6f" % time.time())')
+    curl -sf -X POST "$BASE/notify/wechat" --data-binary "$xml" | grep -q SUCCESS
+    for _ in $(seq 1 600); do [ -s "$WORK/arrivals" ] && break; sleep 0.05; done
+    local arrived; arrived=$(head -1 "$WORK/arrivals")
+    local hanging; hanging=$(sql "$backend" "SELECT COUNT(*) FROM webhook_events WHERE endpoint_id IS NOT NULL AND status = 'PENDING'")
+    if [ -n "$arrived" ]; then
+        ROWS+=("$(printf '%-9s %-22s %9s ms (notify to B'"'"'s shop; A: %s events due, endpoint hanging)' "$backend" "fairness: B's webhook" \
+            "$(python3 -c "print('%.0f' % (($arrived - $sent) * 1000))")" "$hanging")")
+    else
+        ROWS+=("$backend: fairness: B's webhook did not arrive within 30 s")
+    fi
+    kill -TERM "$c"; wait "$c" 2>/dev/null || true
 }
 
 for backend in ${BENCH_BACKENDS:-postgres sqlite}; do

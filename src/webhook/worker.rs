@@ -15,7 +15,8 @@ use crate::db::{self, DbError, DbPool};
 use crate::domain::{random_string, time};
 use crate::metrics;
 use chrono::NaiveDateTime;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
@@ -70,7 +71,16 @@ pub struct WebhookWorker {
     in_flight: Mutex<HashMap<String, usize>>,
     /// By `host:port`.
     breakers: Mutex<HashMap<String, Breaker>>,
+    /// Claimed events waiting for one of their merchant's slots, by merchant, each with the
+    /// latest instant it may start.
+    backlog: Mutex<HashMap<String, VecDeque<(Claimed, Instant)>>>,
+    /// Attempts waiting for the next commit, each with whom to tell.
+    to_record: Mutex<Vec<(Settled, RecordedSignal)>>,
+    /// A commit of `to_record` is under way.
+    committing: AtomicBool,
 }
+
+type RecordedSignal = tokio::sync::oneshot::Sender<Result<(), String>>;
 
 struct Claimed {
     event: WebhookEvent,
@@ -137,6 +147,9 @@ impl WebhookWorker {
             owner: format!("worker-{}", random_string(12)),
             in_flight: Mutex::new(HashMap::new()),
             breakers: Mutex::new(HashMap::new()),
+            backlog: Mutex::new(HashMap::new()),
+            to_record: Mutex::new(Vec::new()),
+            committing: AtomicBool::new(false),
         }
     }
 
@@ -181,39 +194,72 @@ impl WebhookWorker {
         // the same event at the same time. A skipped event is due again when the lease ends.
         let last_start = lease_start + SEND_WITHIN_LEASE;
         let mut sends = Vec::new();
-        let mut released = Vec::new();
         let mut deferred = Vec::new();
         for claim in claimed {
-            let host = host_of(&claim.event.url);
-            if let Some(until) = self.breaker_open_until(&host) {
+            if let Some(until) = self.breaker_open_until(&host_of(&claim.event.url)) {
                 deferred.push((claim.event.id, until));
                 continue;
             }
-            if !self.take_slot(&claim.event.merchant_id) {
-                released.push(claim.event.id);
+            let merchant_id = claim.event.merchant_id.clone();
+            if !self.take_slot(&merchant_id) {
+                // Its merchant's sends are all under way: the event waits here for one of
+                // them to finish (claims pass over the merchant meanwhile).
+                self.backlog
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(merchant_id)
+                    .or_default()
+                    .push_back((claim, last_start));
                 continue;
             }
             let worker = self.clone();
             sends.push(tokio::spawn(async move {
-                let merchant_id = claim.event.merchant_id.clone();
-                if let Some(attempted) = worker.deliver(claim, last_start).await {
-                    worker.note_result(&host, &attempted.outcome);
-                    let settled = worker.settle(attempted);
-                    if let Err(e) = worker.record(settled).await {
-                        log::error!(
-                            "a webhook attempt could not be recorded (it will be retried): {e}"
-                        );
-                    }
-                }
-                worker.free_slot(&merchant_id);
-                // A slot is free: events passed over for it may be claimed now.
-                worker.wakeup.notify_one();
+                worker.send_in_turn(claim, last_start).await;
             }));
         }
-        if !released.is_empty() || !deferred.is_empty() {
-            self.release(released, deferred).await;
+        if !deferred.is_empty() {
+            self.release(deferred).await;
         }
         Ok((count, sends))
+    }
+
+    /// Sends `claim`, then the merchant's waiting events one after another, on one of the
+    /// merchant's slots; frees the slot when none is left.
+    async fn send_in_turn(self: Arc<Self>, claim: Claimed, last_start: Instant) {
+        let merchant_id = claim.event.merchant_id.clone();
+        let mut next = Some((claim, last_start));
+        while let Some((claim, last_start)) = next {
+            let host = host_of(&claim.event.url);
+            if let Some(until) = self.breaker_open_until(&host) {
+                self.release(vec![(claim.event.id, until)]).await;
+            } else if let Some(attempted) = self.deliver(claim, last_start).await {
+                self.note_result(&host, &attempted.outcome);
+                let settled = self.settle(attempted);
+                if let Err(e) = self.record(settled).await {
+                    log::error!(
+                        "a webhook attempt could not be recorded (it will be retried): {e}"
+                    );
+                }
+            }
+            next = self.next_waiting(&merchant_id);
+        }
+        self.free_slot(&merchant_id);
+        // A slot is free: the merchant's other due events may be claimed now.
+        self.wakeup.notify_one();
+    }
+
+    /// The merchant's next waiting event that may still start; those too late to start within
+    /// their lease are dropped here (the lease runs out, and a later claim takes them).
+    fn next_waiting(&self, merchant_id: &str) -> Option<(Claimed, Instant)> {
+        let mut backlog = self.backlog.lock().unwrap_or_else(|e| e.into_inner());
+        let queue = backlog.get_mut(merchant_id)?;
+        let now = Instant::now();
+        let next =
+            std::iter::from_fn(|| queue.pop_front()).find(|(_, last_start)| *last_start >= now);
+        if queue.is_empty() {
+            backlog.remove(merchant_id);
+        }
+        next
     }
 
     fn saturated_merchants(&self) -> Vec<String> {
@@ -281,9 +327,8 @@ impl WebhookWorker {
         }
     }
 
-    /// Gives claimed events back unsent: `released` are due again at once (for a claim that
-    /// passes over their merchant), `deferred` when their host's breaker closes.
-    async fn release(&self, released: Vec<String>, deferred: Vec<(String, Instant)>) {
+    /// Gives claimed events back unsent, due when their host's breaker closes.
+    async fn release(&self, deferred: Vec<(String, Instant)>) {
         let owner = self.owner.clone();
         let now = time::now_precise();
         let deferred: Vec<(String, NaiveDateTime)> = deferred
@@ -295,7 +340,6 @@ impl WebhookWorker {
             .collect();
         let result = db::run(&self.pool, move |conn| {
             db::write_transaction(conn, |c| {
-                webhook_events::release(c, &released, &owner, None)?;
                 for (id, due) in &deferred {
                     webhook_events::release(c, std::slice::from_ref(id), &owner, Some(*due))?;
                 }
@@ -441,28 +485,72 @@ impl WebhookWorker {
         }
     }
 
-    async fn record(&self, s: Settled) -> Result<(), DbError> {
+    /// Records one attempt, committed together with whatever other sends finished meanwhile
+    /// (group commit): each send waits only for its own commit, and a busy worker makes one
+    /// commit for many attempts instead of one each.
+    async fn record(&self, settled: Settled) -> Result<(), DbError> {
+        let (done, committed) = tokio::sync::oneshot::channel();
+        self.to_record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((settled, done));
+        // Whoever finds no commit under way commits everything queued, until nothing is left.
+        while !self.committing.swap(true, Ordering::AcqRel) {
+            loop {
+                let batch =
+                    std::mem::take(&mut *self.to_record.lock().unwrap_or_else(|e| e.into_inner()));
+                if batch.is_empty() {
+                    break;
+                }
+                let (settled, waiting): (Vec<Settled>, Vec<_>) = batch.into_iter().unzip();
+                let result = self.write(settled).await.map_err(|e| e.to_string());
+                for done in waiting {
+                    let _ = done.send(result.clone());
+                }
+            }
+            self.committing.store(false, Ordering::Release);
+            // An attempt queued between the last look and the release would wait forever.
+            if self
+                .to_record
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+            {
+                break;
+            }
+        }
+        match committed.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(DbError::Unavailable(e)),
+            Err(_) => Err(DbError::Unavailable("the commit was abandoned".into())),
+        }
+    }
+
+    /// One transaction for the attempts of a batch.
+    async fn write(&self, settled: Vec<Settled>) -> Result<(), DbError> {
         let owner = self.owner.clone();
         db::run(&self.pool, move |conn| {
             db::write_transaction(conn, |c| {
-                let attempt_no = webhook_events::attempt_count(c, &s.event_id)? + 1;
-                let attempt = WebhookAttempt {
-                    event_id: s.event_id.clone(),
-                    attempt: i32::try_from(attempt_no).unwrap_or(i32::MAX),
-                    attempted_at: s.attempted_at,
-                    http_status: s.http_status,
-                    error: s.error.clone(),
-                    latency_ms: s.latency_ms,
-                };
-                let result = AttemptResult {
-                    status: s.status,
-                    attempts: s.attempts,
-                    next_attempt_at: s.next_attempt_at,
-                    delivered_at: s.delivered_at,
-                    last_error: s.error.as_deref(),
-                };
-                webhook_events::finish_attempt(c, &s.event_id, &owner, &result, &attempt)
-                    .map(|_| ())
+                for s in &settled {
+                    let attempt_no = webhook_events::attempt_count(c, &s.event_id)? + 1;
+                    let attempt = WebhookAttempt {
+                        event_id: s.event_id.clone(),
+                        attempt: i32::try_from(attempt_no).unwrap_or(i32::MAX),
+                        attempted_at: s.attempted_at,
+                        http_status: s.http_status,
+                        error: s.error.clone(),
+                        latency_ms: s.latency_ms,
+                    };
+                    let result = AttemptResult {
+                        status: s.status,
+                        attempts: s.attempts,
+                        next_attempt_at: s.next_attempt_at,
+                        delivered_at: s.delivered_at,
+                        last_error: s.error.as_deref(),
+                    };
+                    webhook_events::finish_attempt(c, &s.event_id, &owner, &result, &attempt)?;
+                }
+                Ok::<_, diesel::result::Error>(())
             })
             .map_err(DbError::from)
         })
