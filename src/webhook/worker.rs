@@ -29,7 +29,13 @@ const LEASE: chrono::Duration = chrono::Duration::seconds(20);
 const SEND_WITHIN_LEASE: Duration = Duration::from_secs(20 - 10 - 3);
 const BATCH: i64 = 64;
 /// Sends under way for one merchant, at most (across its endpoints and return URLs).
-pub const PER_MERCHANT_IN_FLIGHT: usize = 8;
+pub const PER_MERCHANT_IN_FLIGHT: usize = 32;
+/// Claimed events of one merchant waiting here for a slot, at most: claims pass over a
+/// merchant with a full backlog, so a merchant with many due events takes its share of a
+/// claim, not all of every claim.
+const BACKLOG_PER_MERCHANT: usize = 64;
+/// Attempts a slot may have sent and not yet seen committed.
+const RECORDS_AHEAD: usize = 4;
 /// Failed attempts in a row after which a host is left alone for `BREAKER_OPEN`.
 pub const BREAKER_THRESHOLD: u32 = 5;
 pub const BREAKER_OPEN: Duration = Duration::from_secs(30);
@@ -67,13 +73,10 @@ pub struct WebhookWorker {
     wakeup: Arc<Notify>,
     /// Identifies this worker's leases.
     owner: String,
-    /// Sends under way, by merchant id.
-    in_flight: Mutex<HashMap<String, usize>>,
+    /// Each merchant's sends under way and events waiting for one of its slots.
+    lanes: Mutex<HashMap<String, Lane>>,
     /// By `host:port`.
     breakers: Mutex<HashMap<String, Breaker>>,
-    /// Claimed events waiting for one of their merchant's slots, by merchant, each with the
-    /// latest instant it may start.
-    backlog: Mutex<HashMap<String, VecDeque<(Claimed, Instant)>>>,
     /// Attempts waiting for the next commit, each with whom to tell.
     to_record: Mutex<Vec<(Settled, RecordedSignal)>>,
     /// A commit of `to_record` is under way.
@@ -81,6 +84,14 @@ pub struct WebhookWorker {
 }
 
 type RecordedSignal = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// One merchant's share of this worker.
+#[derive(Default)]
+struct Lane {
+    in_flight: usize,
+    /// Claimed events waiting for a slot, each with the latest instant it may start.
+    waiting: VecDeque<(Claimed, Instant)>,
+}
 
 struct Claimed {
     event: WebhookEvent,
@@ -145,9 +156,8 @@ impl WebhookWorker {
             schedule,
             wakeup,
             owner: format!("worker-{}", random_string(12)),
-            in_flight: Mutex::new(HashMap::new()),
+            lanes: Mutex::new(HashMap::new()),
             breakers: Mutex::new(HashMap::new()),
-            backlog: Mutex::new(HashMap::new()),
             to_record: Mutex::new(Vec::new()),
             committing: AtomicBool::new(false),
         }
@@ -200,18 +210,11 @@ impl WebhookWorker {
                 deferred.push((claim.event.id, until));
                 continue;
             }
-            let merchant_id = claim.event.merchant_id.clone();
-            if !self.take_slot(&merchant_id) {
-                // Its merchant's sends are all under way: the event waits here for one of
-                // them to finish (claims pass over the merchant meanwhile).
-                self.backlog
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .entry(merchant_id)
-                    .or_default()
-                    .push_back((claim, last_start));
+            // When its merchant's sends are all under way, the event waits here for one of
+            // them to finish (and claims pass over the merchant once enough wait).
+            let Some(claim) = self.take_slot_or_wait(claim, last_start) else {
                 continue;
-            }
+            };
             let worker = self.clone();
             sends.push(tokio::spawn(async move {
                 worker.send_in_turn(claim, last_start).await;
@@ -227,6 +230,8 @@ impl WebhookWorker {
     /// merchant's slots; frees the slot when none is left.
     async fn send_in_turn(self: Arc<Self>, claim: Claimed, last_start: Instant) {
         let merchant_id = claim.event.merchant_id.clone();
+        // The next send does not wait for the last one's commit.
+        let mut recording = Vec::new();
         let mut next = Some((claim, last_start));
         while let Some((claim, last_start)) = next {
             let host = host_of(&claim.event.url);
@@ -235,60 +240,71 @@ impl WebhookWorker {
             } else if let Some(attempted) = self.deliver(claim, last_start).await {
                 self.note_result(&host, &attempted.outcome);
                 let settled = self.settle(attempted);
-                if let Err(e) = self.record(settled).await {
-                    log::error!(
-                        "a webhook attempt could not be recorded (it will be retried): {e}"
-                    );
+                // A few commits may be outstanding per slot, not more: sends never run far
+                // ahead of what is recorded (an unrecorded send is sent again after its lease).
+                if recording.len() >= RECORDS_AHEAD {
+                    let _ = recording.remove(0).await;
                 }
+                let worker = self.clone();
+                recording.push(tokio::spawn(async move {
+                    if let Err(e) = worker.record(settled).await {
+                        log::error!(
+                            "a webhook attempt could not be recorded (it will be retried): {e}"
+                        );
+                    }
+                }));
             }
-            next = self.next_waiting(&merchant_id);
+            next = self.next_or_free_slot(&merchant_id);
         }
-        self.free_slot(&merchant_id);
         // A slot is free: the merchant's other due events may be claimed now.
         self.wakeup.notify_one();
+        futures_util::future::join_all(recording).await;
     }
 
-    /// The merchant's next waiting event that may still start; those too late to start within
-    /// their lease are dropped here (the lease runs out, and a later claim takes them).
-    fn next_waiting(&self, merchant_id: &str) -> Option<(Claimed, Instant)> {
-        let mut backlog = self.backlog.lock().unwrap_or_else(|e| e.into_inner());
-        let queue = backlog.get_mut(merchant_id)?;
+    /// Takes one of the merchant's slots for `claim`, or queues it behind them.
+    fn take_slot_or_wait(&self, claim: Claimed, last_start: Instant) -> Option<Claimed> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        let lane = lanes.entry(claim.event.merchant_id.clone()).or_default();
+        if lane.in_flight < PER_MERCHANT_IN_FLIGHT {
+            lane.in_flight += 1;
+            Some(claim)
+        } else {
+            lane.waiting.push_back((claim, last_start));
+            None
+        }
+    }
+
+    /// The merchant's next waiting event that may still start, on the slot that just finished;
+    /// else the slot is freed. In one lock with `take_slot_or_wait`, so no event is queued
+    /// behind a slot that is going away. Events too late to start within their lease are
+    /// dropped here (the lease runs out, and a later claim takes them).
+    fn next_or_free_slot(&self, merchant_id: &str) -> Option<(Claimed, Instant)> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        let lane = lanes.get_mut(merchant_id)?;
         let now = Instant::now();
-        let next =
-            std::iter::from_fn(|| queue.pop_front()).find(|(_, last_start)| *last_start >= now);
-        if queue.is_empty() {
-            backlog.remove(merchant_id);
+        let next = std::iter::from_fn(|| lane.waiting.pop_front())
+            .find(|(_, last_start)| *last_start >= now);
+        if lane.waiting.len() == BACKLOG_PER_MERCHANT / 2 {
+            // Claim more while these are sent, so the slots never wait for a claim.
+            self.wakeup.notify_one();
+        }
+        if next.is_none() {
+            lane.in_flight = lane.in_flight.saturating_sub(1);
+            if lane.in_flight == 0 {
+                lanes.remove(merchant_id);
+            }
         }
         next
     }
 
+    /// Merchants with enough events waiting here: claims pass over them until fewer wait.
     fn saturated_merchants(&self) -> Vec<String> {
-        let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        in_flight
+        let lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        lanes
             .iter()
-            .filter(|(_, n)| **n >= PER_MERCHANT_IN_FLIGHT)
+            .filter(|(_, lane)| lane.waiting.len() >= BACKLOG_PER_MERCHANT)
             .map(|(id, _)| id.clone())
             .collect()
-    }
-
-    fn take_slot(&self, merchant_id: &str) -> bool {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        let n = in_flight.entry(merchant_id.to_owned()).or_insert(0);
-        if *n >= PER_MERCHANT_IN_FLIGHT {
-            return false;
-        }
-        *n += 1;
-        true
-    }
-
-    fn free_slot(&self, merchant_id: &str) {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = in_flight.get_mut(merchant_id) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                in_flight.remove(merchant_id);
-            }
-        }
     }
 
     fn breaker_open_until(&self, host: &str) -> Option<Instant> {
@@ -566,14 +582,13 @@ impl WebhookWorker {
             || async {
                 match self.start_due().await {
                     Ok((claimed, started)) => {
-                        let none_started = started.is_empty();
                         {
                             let mut all = sends.lock().unwrap_or_else(|e| e.into_inner());
                             all.retain(|send| !send.is_finished());
                             all.extend(started);
                         }
-                        // A full claim that started something: more may be due at once.
-                        if claimed as i64 >= BATCH && !none_started {
+                        // A full claim: more may be due at once.
+                        if claimed as i64 >= BATCH {
                             Duration::ZERO
                         } else {
                             self.pause().await

@@ -325,3 +325,47 @@ async fn webhooks_of_another_merchants_order_are_404_and_redeliver_needs_an_even
     assert_eq!(code, "conflict");
     assert_eq!(message, "the order has no webhook event yet");
 }
+
+/// A host that fails again and again is left alone for a while: its events wait without
+/// spending their attempts.
+#[tokio::test]
+async fn a_host_that_keeps_failing_is_left_alone_for_a_while() {
+    use payment_center::webhook::BREAKER_THRESHOLD;
+    let app = spawn_app_with(|s| s.webhook_retry_schedule = vec![Duration::ZERO; 10]).await;
+    let merchant = Receiver::start(vec![(500, "no")]);
+    paid_order(
+        &app,
+        "wh-breaker",
+        &merchant,
+        "4200000000202611260000000109",
+    )
+    .await;
+    for _ in 0..BREAKER_THRESHOLD {
+        app.webhook_worker.run_once().await.unwrap();
+    }
+    assert_eq!(merchant.received().len(), BREAKER_THRESHOLD as usize);
+    // Due again at once by the schedule, but the host's breaker is open: nothing is sent.
+    assert_eq!(app.webhook_worker.run_once().await.unwrap(), 1, "claimed");
+    assert_eq!(merchant.received().len(), BREAKER_THRESHOLD as usize);
+    let webhook = &app.webhooks("wh-breaker").await[0];
+    assert_eq!(webhook["status"], "PENDING");
+    assert_eq!(
+        webhook["attempts"].as_array().unwrap().len(),
+        BREAKER_THRESHOLD as usize
+    );
+    let next: chrono::DateTime<chrono::Utc> = webhook["next_attempt_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let wait = next - chrono::Utc::now();
+    assert!(
+        wait > chrono::Duration::seconds(20) && wait <= chrono::Duration::seconds(31),
+        "due when the breaker closes: {wait}"
+    );
+    assert_eq!(
+        app.webhook_worker.run_once().await.unwrap(),
+        0,
+        "not due before"
+    );
+}
