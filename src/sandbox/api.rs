@@ -75,15 +75,25 @@ async fn xml_body(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes
         .map_err(|e| return_fail(&e.to_string()))
 }
 
+/// Reads the body, then `handle`s it with `operation`.
+async fn xml_call(
+    req: HttpRequest,
+    sandbox: web::Data<Sandbox>,
+    payload: web::Payload,
+    operation: impl FnOnce(&Sandbox, &Fields, SignType) -> Outcome,
+) -> HttpResponse {
+    match xml_body(&req, payload).await {
+        Ok(body) => handle(&sandbox, &body, operation),
+        Err(refused) => refused,
+    }
+}
+
 async fn unified_order(
     req: HttpRequest,
     sandbox: web::Data<Sandbox>,
     payload: web::Payload,
 ) -> HttpResponse {
-    match xml_body(&req, payload).await {
-        Ok(body) => handle(&sandbox, &body, |s, f, t| s.unified_order(f, t)),
-        Err(refused) => refused,
-    }
+    xml_call(req, sandbox, payload, |s, f, t| s.unified_order(f, t)).await
 }
 
 async fn order_query(
@@ -91,10 +101,7 @@ async fn order_query(
     sandbox: web::Data<Sandbox>,
     payload: web::Payload,
 ) -> HttpResponse {
-    match xml_body(&req, payload).await {
-        Ok(body) => handle(&sandbox, &body, |s, f, _| s.order_query(f)),
-        Err(refused) => refused,
-    }
+    xml_call(req, sandbox, payload, |s, f, _| s.order_query(f)).await
 }
 
 async fn close_order(
@@ -102,10 +109,7 @@ async fn close_order(
     sandbox: web::Data<Sandbox>,
     payload: web::Payload,
 ) -> HttpResponse {
-    match xml_body(&req, payload).await {
-        Ok(body) => handle(&sandbox, &body, |s, f, _| s.close_order(f)),
-        Err(refused) => refused,
-    }
+    xml_call(req, sandbox, payload, |s, f, _| s.close_order(f)).await
 }
 
 /// The shopper scans and pays: `{"code_url"}` or `{"out_trade_no"}`, optionally `"openid"`.

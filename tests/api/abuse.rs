@@ -2,21 +2,14 @@
 //! and the server itself against slow senders; and the cache cannot put a code in front of a
 //! shopper.
 
-use crate::helpers::{spawn_app, spawn_app_with, test_redis_url, TestApp};
+use crate::helpers::{get_text, spawn_app, spawn_app_with, test_redis_url, TestApp};
 use crate::wechat_raw::{notify_xml, parse, request};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn metrics(app: &TestApp) -> String {
-    app.client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    get_text(&app.client, &app.url("/metrics")).await
 }
 
 fn counter(text: &str, series: &str) -> u64 {

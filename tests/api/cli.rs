@@ -278,7 +278,8 @@ fn a_reachable_service_with_no_mode_refuses_to_start() {
 }
 
 #[tokio::test]
-async fn a_live_process_mounts_no_sandbox_and_says_live() {
+async fn a_live_process_takes_a_payment_from_another_process_sandbox() {
+    // The channel: another instance's built-in sandbox, over HTTP.
     let channel = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
     let mut child = binary(dir.path())
@@ -287,6 +288,8 @@ async fn a_live_process_mounts_no_sandbox_and_says_live() {
         .env("WECHAT_MCH_ID", crate::wechat_raw::MCH_ID)
         .env("WECHAT_API_KEY", crate::wechat_raw::KEY)
         .env("WECHAT_API_BASE", channel.url("/sandbox/wechat"))
+        // The test's shop is on this machine.
+        .env("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -300,16 +303,93 @@ async fn a_live_process_mounts_no_sandbox_and_says_live() {
         .send()
         .await
         .unwrap();
-    assert_eq!(sandbox.status().as_u16(), 404);
-    let ready: Value = client
-        .get(format!("{base}/readyz"))
+    assert_eq!(sandbox.status().as_u16(), 404, "no sandbox in live mode");
+    let ready = crate::helpers::get_json(&client, &format!("{base}/readyz")).await;
+    assert_eq!(ready["mode"], "live");
+
+    let added = binary(dir.path())
+        .args([
+            "merchant",
+            "add",
+            "--name",
+            "live shop",
+            "--return-url-prefix",
+            "http://127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let merchant: Value = serde_json::from_slice(&added.stdout).unwrap();
+    let key = merchant["api_key"].as_str().unwrap();
+    let shop = crate::receiver::Receiver::start(vec![crate::webhooks::ACK]);
+    let mut body = order_body("live-proc-1");
+    body["return_url"] = json!(format!("{}/paid", shop.url));
+    let order: Value = client
+        .post(format!("{base}/v1/orders"))
+        .bearer_auth(key)
+        .json(&body)
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(ready["mode"], "live");
+    assert_eq!(order["livemode"], true, "{order}");
+    let native: Value = client
+        .post(format!("{base}/v1/orders/live-proc-1/wechat/native"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paid: Value = channel
+        .simulate_pay(&json!({ "code_url": native["code_url"] }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paid["notified"], true, "{paid}");
+    let received = shop.wait_for(1, START_WITHIN).await;
+    assert_eq!(
+        received.len(),
+        1,
+        "the live process's worker delivers the webhook"
+    );
+    let form =
+        crate::webhooks::verified_form(&received[0], merchant["notify_secret"].as_str().unwrap());
+    assert_eq!(form["livemode"], "true");
+    assert_eq!(
+        form["transactionId"],
+        paid["transaction_id"].as_str().unwrap()
+    );
+
+    // A notify signed with any other key changes nothing.
+    let other = "0123456789abcdef0123456789abcdef";
+    let forged = crate::wechat_raw::notify_xml_signed_with(
+        other,
+        order["id"].as_str().unwrap(),
+        "4200000000202611260000000099",
+        "1",
+        &[],
+        false,
+    );
+    let answer = client
+        .post(format!("{base}/notify/wechat"))
+        .body(forged)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(answer.contains("signature does not verify"), "{answer}");
+
     let (stdout, _) = stop(child);
     let logs = drain(&lines);
     assert!(logs.contains("LIVE mode"), "{logs}");

@@ -736,3 +736,15 @@ pub fn make_live(settings: &mut Settings, sandbox_base: &str, allow_loopback: bo
         Vec::new()
     };
 }
+
+/// `GET url`: the body as text, whatever the status.
+pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
+    let response = client.get(url).send().await.expect("request sent");
+    response.text().await.expect("a body")
+}
+
+/// `GET url`: the body as JSON, whatever the status.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    let response = client.get(url).send().await.expect("request sent");
+    response.json().await.expect("a JSON body")
+}

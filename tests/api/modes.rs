@@ -2,7 +2,7 @@
 //! another instance's sandbox, says `livemode` everywhere, mounts no sandbox, and trusts only
 //! notifies signed with its own key.
 
-use crate::helpers::{make_live, spawn_app, spawn_app_with};
+use crate::helpers::{get_json, get_text, make_live, spawn_app, spawn_app_with};
 use crate::receiver::Receiver;
 use crate::webhooks::{verified_form, ACK};
 use crate::wechat_raw::notify_xml_signed_with;
@@ -85,15 +85,7 @@ async fn a_sandbox_says_so_on_every_order_webhook_and_cashier_page() {
         .order_with_trade("sbx-1", &format!("{}/paid", shop.url))
         .await;
     assert_eq!(order["livemode"], false);
-    let page = app
-        .client
-        .get(order["checkout_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&app.client, order["checkout_url"].as_str().unwrap()).await;
     assert!(page.contains("class=\"sandbox-banner\""), "{page}");
     assert!(page.contains("SANDBOX — no real money moves"));
 
@@ -103,15 +95,7 @@ async fn a_sandbox_says_so_on_every_order_webhook_and_cashier_page() {
     let form = verified_form(&shop.received()[0], &app.merchant.notify_secret);
     assert_eq!(form["livemode"], "false");
 
-    let ready: Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = get_json(&app.client, &app.url("/readyz")).await;
     assert_eq!(ready["mode"], "sandbox");
 }
 
@@ -121,15 +105,7 @@ async fn a_live_cashier_page_has_no_sandbox_banner() {
     let sandbox_base = channel.url("/sandbox/wechat");
     let live = spawn_app_with(|s| make_live(s, &sandbox_base, false)).await;
     let order = live.create_order("live-page").await;
-    let page = live
-        .client
-        .get(order["checkout_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&live.client, order["checkout_url"].as_str().unwrap()).await;
     assert!(page.contains("¥<span id=\"amount\">0.01</span>"), "{page}");
     assert!(!page.contains("sandbox-banner"));
     assert!(!page.contains("data-sandbox=\"1\""));

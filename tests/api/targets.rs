@@ -83,16 +83,7 @@ async fn failures_are_described_in_coarse_words() {
     .await;
     assert_eq!(attempt["error"], "HTTP 500");
     assert_eq!(attempt["http_status"], 500);
-    let timeline = app
-        .client
-        .get(app.url("/v1/orders/internal/webhooks"))
-        .bearer_auth(&app.merchant.api_key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let timeline = serde_json::to_string(&app.webhooks("internal").await).unwrap();
     assert!(!timeline.contains("hunter2"), "{timeline}");
 }
 

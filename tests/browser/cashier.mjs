@@ -121,8 +121,13 @@ async function main() {
   await page.waitForFunction(() => /^\d+:\d\d$/.test(document.getElementById('countdown').textContent), null, { timeout: 5_000 });
   const countdown = await page.textContent('#countdown');
   check(countdown.startsWith('119:') || countdown.startsWith('120:'), `the countdown: ${countdown}`);
+  check(await page.isVisible('.sandbox-banner'), 'a sandbox order says so on the page');
+  check((await page.textContent('.sandbox-banner')).includes('SANDBOX'), 'the banner text');
   mkdirSync(join(here, 'out'), { recursive: true });
   await page.screenshot({ path: join(here, 'out', 'cashier-before.png') });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(here, 'out', 'cashier-phone.png') });
+  await page.setViewportSize({ width: 1280, height: 720 });
 
   await page.click('#simulate');
   await page.waitForSelector('#paid', { state: 'visible', timeout: 15_000 });
