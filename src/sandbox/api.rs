@@ -154,7 +154,11 @@ async fn simulate_pay(
         })?;
     let notified = notifier::deliver_once(&sandbox, &out_trade_no).await;
     if !notified {
-        notifier::keep_notifying(sandbox.clone(), out_trade_no.clone());
+        notifier::keep_notifying(
+            sandbox.clone(),
+            out_trade_no.clone(),
+            trade.transaction_id.clone().unwrap_or_default(),
+        );
     }
     Ok(HttpResponse::Ok().json(json!({
         "out_trade_no": out_trade_no,

@@ -75,12 +75,19 @@ pub async fn deliver_once(sandbox: &Sandbox, out_trade_no: &str) -> bool {
     acknowledged
 }
 
-/// Keeps notifying in the background on the configured schedule until acknowledged.
-pub fn keep_notifying(sandbox: web::Data<Sandbox>, out_trade_no: String) {
+/// Keeps notifying in the background on the configured schedule until acknowledged, while the
+/// trade is still the one paid by `transaction_id`.
+pub fn keep_notifying(sandbox: web::Data<Sandbox>, out_trade_no: String, transaction_id: String) {
     tokio::spawn(async move {
         for pause in sandbox.config.notify_schedule.clone() {
             tokio::time::sleep(pause).await;
-            if deliver_once(&sandbox, &out_trade_no).await {
+            // A trade the sandbox forgot (past SANDBOX_MAX_TRADES) is not notified again, nor
+            // another trade placed since under the same out_trade_no: retries of evicted trades
+            // neither pile up nor announce a payment that never happened.
+            let same_payment = sandbox
+                .trade(&out_trade_no)
+                .is_some_and(|t| t.transaction_id.as_deref() == Some(transaction_id.as_str()));
+            if !same_payment || deliver_once(&sandbox, &out_trade_no).await {
                 break;
             }
         }

@@ -286,3 +286,53 @@ async fn a_code_url_planted_in_redis_is_not_handed_out() {
         .unwrap();
     assert_eq!(served["code_url"], real["code_url"]);
 }
+
+fn unifiedorder(no: &str, notify_url: &str) -> String {
+    request(
+        &[
+            ("body", "b"),
+            ("out_trade_no", no),
+            ("total_fee", "1"),
+            ("spbill_create_ip", "127.0.0.1"),
+            ("notify_url", notify_url),
+            ("trade_type", "NATIVE"),
+            ("product_id", "p"),
+        ],
+        false,
+    )
+}
+
+/// A forgotten trade's notify is not repeated: retries neither pile up past the trade cap nor
+/// announce, as paid, a new trade placed under the same out_trade_no.
+#[tokio::test]
+async fn the_sandbox_stops_notifying_a_trade_it_forgot() {
+    let app = spawn_app_with(|s| {
+        s.sandbox_max_trades = 1;
+        s.sandbox_notify_schedule = vec![Duration::from_millis(300); 10];
+    })
+    .await;
+    let refusing = crate::receiver::Receiver::start(vec![(500, "no")]);
+    let notify_url = format!("{}/notify", refusing.url);
+    app.sandbox_call("/pay/unifiedorder", unifiedorder("gone-1", &notify_url))
+        .await;
+    let paid: Value = app
+        .simulate_pay(&json!({"out_trade_no": "gone-1"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paid["notified"], false);
+    // Another trade takes the only place: gone-1 is forgotten; then gone-1 is placed anew,
+    // unpaid.
+    app.sandbox_call("/pay/unifiedorder", unifiedorder("gone-2", &notify_url))
+        .await;
+    app.sandbox_call("/pay/unifiedorder", unifiedorder("gone-1", &notify_url))
+        .await;
+    assert_eq!(app.sandbox_trade("gone-1").await["trade_state"], "NOTPAY");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        refusing.received().len(),
+        1,
+        "no retry for a forgotten trade"
+    );
+}
