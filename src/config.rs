@@ -31,6 +31,63 @@ impl PaymentMode {
     }
 }
 
+/// An origin a browser page may call the storefront and course endpoints from, with
+/// credentials (`STOREFRONT_ORIGINS`): `https://shop.example`, `http://localhost:8080`, or any
+/// port with `http://localhost:*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginPattern {
+    scheme: String,
+    host: String,
+    /// `None`: any port.
+    port: Option<u16>,
+}
+
+impl OriginPattern {
+    pub fn parse(text: &str) -> Result<OriginPattern, ConfigError> {
+        let bad = || {
+            ConfigError(format!(
+                "STOREFRONT_ORIGINS must be comma-separated origins like https://shop.example or \
+                 http://localhost:*, not {text:?}"
+            ))
+        };
+        let (any_port, rest) = match text.strip_suffix(":*") {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let url = url::Url::parse(rest).map_err(|_| bad())?;
+        let plain = matches!(url.scheme(), "http" | "https")
+            && url.path() == "/"
+            && !rest.ends_with('/')
+            && url.query().is_none()
+            && url.username().is_empty()
+            && !(any_port && url.port().is_some());
+        if !plain {
+            return Err(bad());
+        }
+        Ok(OriginPattern {
+            scheme: url.scheme().to_owned(),
+            host: url.host_str().ok_or_else(bad)?.to_owned(),
+            port: if any_port {
+                None
+            } else {
+                url.port_or_known_default()
+            },
+        })
+    }
+
+    /// Whether the `Origin` header value `origin` is one this pattern allows.
+    pub fn matches(&self, origin: &str) -> bool {
+        let Ok(url) = url::Url::parse(origin) else {
+            return false;
+        };
+        url.scheme() == self.scheme
+            && url.host_str() == Some(self.host.as_str())
+            && self
+                .port
+                .is_none_or(|p| url.port_or_known_default() == Some(p))
+    }
+}
+
 /// The longest pause a retry schedule may hold: beyond it a typo (`6000h`) would park an
 /// event for months.
 const MAX_SCHEDULE_STEP: Duration = Duration::from_secs(24 * 3600);
@@ -68,6 +125,9 @@ pub struct Settings {
     /// How long a client may take to send a request's headers, and then its body
     /// (`REQUEST_TIMEOUT`, default 10s): a slow sender cannot hold a connection.
     pub request_timeout: Duration,
+    /// Origins whose pages may call the storefront and course endpoints with credentials
+    /// (`STOREFRONT_ORIGINS`; a sandbox defaults to any port of localhost and 127.0.0.1).
+    pub storefront_origins: Vec<OriginPattern>,
 }
 
 /// The merchant account at WeChat Pay. No credentials means the sandbox's account, and the
@@ -376,8 +436,22 @@ impl Settings {
                 .filter(|n| (1..=1_000_000).contains(n))
                 .ok_or_else(|| ConfigError("SANDBOX_MAX_TRADES must be 1–1000000".into()))?,
         };
+        let storefront_origins = match lookup("STOREFRONT_ORIGINS") {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(OriginPattern::parse)
+                .collect::<Result<Vec<_>, _>>()?,
+            None if mode == PaymentMode::Sandbox => vec![
+                OriginPattern::parse("http://localhost:*")?,
+                OriginPattern::parse("http://127.0.0.1:*")?,
+            ],
+            None => Vec::new(),
+        };
         Ok(Settings {
             mode,
+            storefront_origins,
             sandbox_max_trades,
             webhook_allowed_networks,
             request_timeout,
@@ -454,6 +528,7 @@ impl fmt::Debug for Settings {
             .field("run_workers", &self.run_workers)
             .field("webhook_allowed_networks", &self.webhook_allowed_networks)
             .field("request_timeout", &self.request_timeout)
+            .field("storefront_origins", &self.storefront_origins)
             .finish()
     }
 }
@@ -601,6 +676,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("WEBHOOK_ALLOWED_NETWORKS"), "{e}");
+    }
+
+    #[test]
+    fn storefront_origins_match_scheme_host_and_port() {
+        let any_port = OriginPattern::parse("http://localhost:*").unwrap();
+        assert!(any_port.matches("http://localhost:8080"));
+        assert!(any_port.matches("http://localhost"));
+        assert!(!any_port.matches("https://localhost:8080"));
+        assert!(!any_port.matches("http://localhost.evil.example:8080"));
+        let shop = OriginPattern::parse("https://shop.example").unwrap();
+        assert!(shop.matches("https://shop.example"));
+        assert!(shop.matches("https://shop.example:443"));
+        assert!(!shop.matches("https://shop.example:8443"));
+        assert!(!shop.matches("null"));
+        for bad in [
+            "shop.example",
+            "https://shop.example/",
+            "https://shop.example/x",
+            "ftp://x",
+            "http://a:1:*",
+        ] {
+            assert!(OriginPattern::parse(bad).is_err(), "{bad}");
+        }
+        let live = settings(&[
+            ("WECHAT_APP_ID", "wx1"),
+            ("WECHAT_MCH_ID", "1"),
+            ("WECHAT_API_KEY", "k"),
+        ])
+        .unwrap();
+        assert!(live.storefront_origins.is_empty(), "live: none unless set");
+        assert_eq!(settings(&[]).unwrap().storefront_origins.len(), 2);
     }
 
     #[test]

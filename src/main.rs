@@ -1,6 +1,6 @@
 use clap::{Parser, Subcommand};
 use payment_center::config::{redact_url, Settings};
-use payment_center::core::merchants;
+use payment_center::core::{legacy_logins, merchants};
 use payment_center::startup::{self, Application, SandboxServer};
 use std::process::ExitCode;
 
@@ -50,6 +50,18 @@ enum MerchantCommand {
     RotateNotifySecret {
         #[arg(long = "merchant-id")]
         merchant_id: String,
+    },
+    /// Set the login the foodie-dev course sends in its imoocUserId / password headers (it
+    /// opens the course's endpoints only; its browser pages send it too, so it is public).
+    LegacyLogin {
+        #[arg(long = "merchant-id")]
+        merchant_id: String,
+        /// What the course sends as imoocUserId.
+        #[arg(long = "user-id")]
+        user_id: String,
+        /// What the course sends as password (8–128 characters; not the API key).
+        #[arg(long)]
+        password: String,
     },
 }
 
@@ -135,6 +147,18 @@ fn merchant(settings: &Settings, command: MerchantCommand) -> CliResult {
             println!(
                 "{}",
                 serde_json::json!({"merchant_id": merchant_id, "api_key": key.expose()})
+            );
+        }
+        MerchantCommand::LegacyLogin {
+            merchant_id,
+            user_id,
+            password,
+        } => {
+            legacy_logins::set(&mut conn, &merchant_id, &user_id, &password)?;
+            eprintln!("the course login of {merchant_id} is set ({database})");
+            println!(
+                "{}",
+                serde_json::json!({"merchant_id": merchant_id, "user_id": user_id})
             );
         }
         MerchantCommand::RotateNotifySecret { merchant_id } => {

@@ -26,7 +26,12 @@ struct Registry {
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
 
-const HELP: [(&str, &str, &str); 10] = [
+const HELP: [(&str, &str, &str); 11] = [
+    (
+        "payment_center_course_logins_total",
+        "counter",
+        "Course (foodie-dev) requests by login outcome",
+    ),
     (
         "payment_center_http_requests_total",
         "counter",
@@ -169,6 +174,12 @@ pub fn init() {
             &[("result", result), ("reason", reason)],
         );
     }
+    for outcome in ["ok", "missing", "unknown_user", "wrong_password"] {
+        zero(
+            "payment_center_course_logins_total",
+            &[("outcome", outcome)],
+        );
+    }
     for to in ["PAID", "CLOSED", "PAID_AFTER_CLOSE", "DUPLICATE_PAYMENT"] {
         zero("payment_center_order_transitions_total", &[("to", to)]);
     }
@@ -186,6 +197,13 @@ pub fn init() {
     ] {
         zero(name, &[]);
     }
+}
+
+pub fn course_auth(outcome: &str) {
+    increment(
+        "payment_center_course_logins_total",
+        &[("outcome", outcome)],
+    );
 }
 
 pub fn transition(to: &str) {

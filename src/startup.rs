@@ -159,12 +159,14 @@ impl Application {
             request_timeout: settings.request_timeout,
             refused_notifies: Default::default(),
         });
-        let server = run(listener, state, sandbox, settings.request_timeout).map_err(|source| {
-            StartupError::Bind {
-                addr: settings.bind_addr.clone(),
-                source,
-            }
-        })?;
+        let origins = web::Data::new(api::StorefrontOrigins(settings.storefront_origins.clone()));
+        let server =
+            run(listener, state, origins, sandbox, settings.request_timeout).map_err(|source| {
+                StartupError::Bind {
+                    addr: settings.bind_addr.clone(),
+                    source,
+                }
+            })?;
         Ok(Application {
             port: local_addr.port(),
             public_base_url,
@@ -366,17 +368,20 @@ fn redacted_path(path: &str) -> String {
 fn run(
     listener: TcpListener,
     state: web::Data<AppState>,
+    origins: web::Data<api::StorefrontOrigins>,
     sandbox: Option<web::Data<Sandbox>>,
     request_timeout: Duration,
 ) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         let mut app = App::new()
+            .wrap(actix_web::middleware::from_fn(api::cors))
             .wrap(actix_web::middleware::from_fn(api::observe))
             .wrap(actix_web::middleware::Condition::new(
                 log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info),
                 request_logger(),
             ))
             .app_data(state.clone())
+            .app_data(origins.clone())
             .configure(api::configure);
         if let Some(sandbox) = &sandbox {
             app = app.service(

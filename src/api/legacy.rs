@@ -1,16 +1,18 @@
 //! The foodie-payment course's payment center endpoints, served unchanged so that a
 //! "天天吃货" shop switches by changing one URL. Every answer is the course's envelope
 //! `{"status", "msg", "data"}` with HTTP 200: 200 OK, 500 an error (`errorMsg`), 502 a bad
-//! identity (`errorTokenMsg`). Authentication: headers `imoocUserId` (merchant id) and
-//! `password` (API key).
+//! identity (`errorTokenMsg`). Authentication: headers `imoocUserId` and `password`, the
+//! merchant's course login (`merchant legacy-login`), never its API key.
 
 use super::read_capped;
-use crate::core::merchants::{self, MerchantProfile};
+use crate::core::legacy_logins::{self, LegacyAuthError};
+use crate::core::merchants::MerchantProfile;
 use crate::core::orders::{self, CreateOrder};
 use crate::core::payments::{self, Switch};
 use crate::db::{self, orders::Order};
-use crate::domain::{time, ApiKey, Description, OrderOrigin, OrderStatus, PayMethod};
+use crate::domain::{time, Description, OrderOrigin, OrderStatus, PayMethod};
 use crate::error::ApiError;
+use crate::metrics;
 use crate::state::AppState;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
@@ -18,11 +20,15 @@ use std::collections::HashMap;
 
 const NOT_PAYABLE: &str = "该订单不存在，或已经支付";
 
-/// The paths where every answer is the course's envelope (the notify path speaks WeChat's XML).
-pub const COURSE_PATHS: [&str; 3] = [
+/// The paths where every answer is the course's envelope (the notify path speaks WeChat's XML),
+/// at the root and under the course's own base path.
+pub const COURSE_PATHS: [&str; 6] = [
     "/payment/createMerchantOrder",
     "/payment/getWXPayQRCode",
     "/payment/getPaymentCenterOrderInfo",
+    "/foodie-payment/payment/createMerchantOrder",
+    "/foodie-payment/payment/getWXPayQRCode",
+    "/foodie-payment/payment/getPaymentCenterOrderInfo",
 ];
 
 fn envelope(status: i32, msg: &str, data: Value) -> HttpResponse {
@@ -61,6 +67,8 @@ fn api_error(e: ApiError) -> HttpResponse {
     }
 }
 
+/// The merchant of the course login in the `imoocUserId` / `password` headers. A refusal is
+/// the course's `errorTokenMsg` (502 in the envelope), logged with its reason and counted.
 async fn merchant(state: &AppState, req: &HttpRequest) -> Result<MerchantProfile, HttpResponse> {
     let header = |name: &str| {
         req.headers()
@@ -68,22 +76,29 @@ async fn merchant(state: &AppState, req: &HttpRequest) -> Result<MerchantProfile
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            .map(str::to_owned)
     };
-    let refused = || {
-        envelope(
-            502,
-            "商户身份验证失败：请检查请求头 imoocUserId 和 password",
-            Value::Null,
-        )
-    };
-    let (Some(user_id), Some(password)) = (header("imoocUserId"), header("password")) else {
-        return Err(refused());
-    };
-    match merchants::authenticate(&state.pool, ApiKey::from_presented(&password)).await {
-        Ok(m) if m.id == user_id => Ok(m),
-        Ok(_) | Err(ApiError::Unauthorized(_)) => Err(refused()),
-        Err(e) => Err(api_error(e)),
+    let outcome =
+        legacy_logins::authenticate(&state.pool, header("imoocUserId"), header("password")).await;
+    match outcome {
+        Ok(m) => {
+            metrics::course_auth("ok");
+            Ok(m)
+        }
+        Err(LegacyAuthError::Refused(refusal)) => {
+            metrics::course_auth(refusal.label());
+            log::warn!(
+                "course login refused on {} ({}; imoocUserId {:?})",
+                req.path(),
+                refusal.label(),
+                header("imoocUserId").map(|u| crate::api::sample_field(u, 64))
+            );
+            Err(envelope(
+                502,
+                "商户身份验证失败：请检查请求头 imoocUserId 和 password",
+                Value::Null,
+            ))
+        }
+        Err(LegacyAuthError::Db(e)) => Err(api_error(e.into())),
     }
 }
 

@@ -4,6 +4,7 @@ mod auth;
 mod body;
 mod cashier;
 mod checkout;
+mod cors;
 mod health;
 mod legacy;
 mod notify;
@@ -14,6 +15,7 @@ mod webhooks;
 
 pub use auth::AuthenticatedMerchant;
 pub use body::{read_capped, read_json, MAX_JSON_BODY};
+pub use cors::{cors, StorefrontOrigins};
 pub use notify::{
     sample_field, RefusalSampler, KEPT_BODY_BYTES, SAMPLES_PER_MINUTE, SAMPLE_FIELD_BYTES,
 };
@@ -23,7 +25,6 @@ use crate::error::ApiError;
 use crate::metrics;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -84,6 +85,10 @@ routes! {
     post "/payment/createMerchantOrder" => legacy::create_merchant_order;
     post "/payment/getWXPayQRCode" => legacy::get_wxpay_qr_code;
     post "/payment/getPaymentCenterOrderInfo" => legacy::get_payment_center_order_info;
+    post "/foodie-payment/payment/notice/wxpay" => notify::wechat;
+    post "/foodie-payment/payment/createMerchantOrder" => legacy::create_merchant_order;
+    post "/foodie-payment/payment/getWXPayQRCode" => legacy::get_wxpay_qr_code;
+    post "/foodie-payment/payment/getPaymentCenterOrderInfo" => legacy::get_payment_center_order_info;
 }
 
 /// A resource whose wrong-method answer is the JSON error envelope like every other error,
@@ -114,20 +119,12 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     )))
 }
 
-/// Counts every request by route pattern (never by id) and status, and lets a shop's page
-/// on its own domain read every storefront answer, errors included: the checkout token is the
-/// capability, no cookie or key is involved.
+/// Counts every request by route pattern (never by id) and status.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let storefront = req.path().starts_with("/v1/checkout/");
-    let mut response = next.call(req).await?;
-    if storefront {
-        response
-            .headers_mut()
-            .insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    }
+    let response = next.call(req).await?;
     let route = response.request().match_pattern();
     metrics::http_request(
         route.as_deref().unwrap_or("unmatched"),

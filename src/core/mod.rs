@@ -1,6 +1,7 @@
 //! The payment center's rules, between the HTTP handlers and the stores.
 
 pub mod checkout;
+pub mod legacy_logins;
 pub mod lifecycle;
 pub mod merchants;
 pub mod notify;

@@ -1,6 +1,7 @@
 //! The database: one schema on two backends (Postgres for production, SQLite as the embedded
 //! default), an r2d2 pool, embedded migrations, and every query beside its table.
 
+pub mod legacy_logins;
 pub mod merchants;
 pub mod orders;
 pub mod payments;

@@ -1,6 +1,16 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    legacy_logins (user_id) {
+        user_id -> Text,
+        merchant_id -> Text,
+        password_salt -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     merchants (id) {
         id -> Text,
         name -> Text,
@@ -119,6 +129,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(legacy_logins -> merchants (merchant_id));
 diesel::joinable!(orders -> merchants (merchant_id));
 diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(webhook_attempts -> webhook_events (event_id));
@@ -129,6 +140,7 @@ diesel::joinable!(webhook_events -> webhook_endpoints (endpoint_id));
 diesel::joinable!(wechat_trades -> orders (order_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    legacy_logins,
     merchants,
     orders,
     payments,

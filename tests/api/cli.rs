@@ -553,3 +553,93 @@ async fn a_flood_of_forged_notifies_costs_little_disk_and_log() {
     assert!(log_growth < 1024 * 1024, "log grew {log_growth} bytes");
     assert!(db_growth < 1024 * 1024, "database grew {db_growth} bytes");
 }
+
+#[tokio::test]
+async fn a_course_login_is_set_from_the_command_line_and_opens_the_course_only() {
+    let app = spawn_app().await;
+    let id = app.merchant.id.clone();
+    let user = format!("cli-{id}");
+    let short = merchant_command(
+        &app.database_url,
+        &[
+            "legacy-login",
+            "--merchant-id",
+            &id,
+            "--user-id",
+            &user,
+            "--password",
+            "short",
+        ],
+    );
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("--password must be 8–128"));
+    let key_as_password = merchant_command(
+        &app.database_url,
+        &[
+            "legacy-login",
+            "--merchant-id",
+            &id,
+            "--user-id",
+            &user,
+            "--password",
+            &app.merchant.api_key,
+        ],
+    );
+    assert!(
+        !key_as_password.status.success(),
+        "the API key is never the course's password"
+    );
+
+    let set = merchant_command(
+        &app.database_url,
+        &[
+            "legacy-login",
+            "--merchant-id",
+            &id,
+            "--user-id",
+            &user,
+            "--password",
+            "imooc-shop-pass",
+        ],
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&set.stdout).unwrap();
+    assert_eq!(printed, json!({"merchant_id": id, "user_id": user}));
+    assert!(!String::from_utf8_lossy(&set.stdout).contains("imooc-shop-pass"));
+
+    let created: Value = app
+        .client
+        .post(app.url("/payment/createMerchantOrder"))
+        .header("imoocUserId", &user)
+        .header("password", "imooc-shop-pass")
+        .json(&json!({"merchantOrderId": "cli-course-1", "merchantUserId": "u1", "amount": 1,
+                      "payMethod": 1, "returnUrl": "http://localhost:8088/orders/notifyMerchantOrderPaid"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["status"], 200, "{created}");
+
+    // Another merchant cannot take the same user id.
+    let other = crate::helpers::create_merchant(&app.pool, "other", &["http://127.0.0.1"]);
+    let taken = merchant_command(
+        &app.database_url,
+        &[
+            "legacy-login",
+            "--merchant-id",
+            &other.id,
+            "--user-id",
+            &user,
+            "--password",
+            "another-pass-1",
+        ],
+    );
+    assert!(!taken.status.success());
+    assert!(String::from_utf8_lossy(&taken.stderr).contains("another merchant's course login"));
+}

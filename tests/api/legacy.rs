@@ -5,6 +5,23 @@ use crate::lifecycle::{close, event_types};
 use crate::wechat_raw::notify_xml;
 use serde_json::{json, Value};
 
+pub const COURSE_PASSWORD: &str = "course-pass-123";
+
+/// The course login's user of the app's merchant: one of its own, since every test app of
+/// this process shares the in-process copy of logins.
+pub fn course_user(app: &TestApp) -> String {
+    format!("imooc-{}", app.merchant.id)
+}
+
+/// Gives the app's merchant its course login (`merchant legacy-login`); answers it.
+pub fn course_login(app: &TestApp) -> (String, String) {
+    let mut conn = app.pool.get().unwrap();
+    let user = course_user(app);
+    payment_center::core::legacy_logins::set(&mut conn, &app.merchant.id, &user, COURSE_PASSWORD)
+        .expect("course login set");
+    (user, COURSE_PASSWORD.into())
+}
+
 fn course_body(id: &str) -> Value {
     json!({
         "merchantOrderId": id,
@@ -33,8 +50,8 @@ async fn call(app: &TestApp, path: &str, id: &str, user: &str, as_form: bool) ->
     let mut request = app
         .client
         .post(app.url(path))
-        .header("imoocUserId", &app.merchant.id)
-        .header("password", &app.merchant.api_key);
+        .header("imoocUserId", course_user(app))
+        .header("password", COURSE_PASSWORD);
     let params = [("merchantOrderId", id), ("merchantUserId", user)];
     request = if as_form {
         request.form(&params)
@@ -53,7 +70,7 @@ async fn call(app: &TestApp, path: &str, id: &str, user: &str, as_form: bool) ->
 #[tokio::test]
 async fn create_merchant_order_speaks_the_course_envelope() {
     let app = spawn_app().await;
-    let (id, key) = (app.merchant.id.clone(), app.merchant.api_key.clone());
+    let (id, key) = course_login(&app);
     let answer = create(&app, &course_body("210216HW7D4NGT2W"), &id, &key).await;
     assert_eq!(
         answer,
@@ -96,23 +113,64 @@ async fn create_merchant_order_speaks_the_course_envelope() {
 #[tokio::test]
 async fn a_wrong_identity_is_the_courses_token_error() {
     let app = spawn_app().await;
-    for (user, password) in [
-        (app.merchant.id.as_str(), "sk_wrong"),
-        ("mch_someoneelse", app.merchant.api_key.as_str()),
-        ("", ""),
+    let (user, password) = course_login(&app);
+    let metrics = |app: &TestApp| {
+        let url = app.url("/metrics");
+        let client = app.client.clone();
+        async move { crate::helpers::get_text(&client, &url).await }
+    };
+    let before = metrics(&app).await;
+    for (user, password, reason) in [
+        (user.as_str(), "wrong-password", "wrong_password"),
+        ("someone-else", password.as_str(), "unknown_user"),
+        // The v1 API key never opens the course's paths, whatever user it comes with.
+        (
+            app.merchant.id.as_str(),
+            app.merchant.api_key.as_str(),
+            "unknown_user",
+        ),
+        (
+            user.as_str(),
+            app.merchant.api_key.as_str(),
+            "wrong_password",
+        ),
+        ("", "", "missing"),
     ] {
         let answer = create(&app, &course_body("who-1"), user, password).await;
         assert_eq!(answer["status"], 502, "{user}");
         assert_eq!(answer["data"], Value::Null);
         assert!(answer["msg"].as_str().unwrap().contains("imoocUserId"));
+        let _ = reason;
     }
     assert_eq!(app.order_count(), 0);
+    let after = metrics(&app).await;
+    let count = |text: &str, outcome: &str| -> u64 {
+        let series = format!("payment_center_course_logins_total{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(series.as_str())?.parse().ok())
+            .unwrap_or(0)
+    };
+    for (outcome, at_least) in [("wrong_password", 2), ("unknown_user", 2), ("missing", 1)] {
+        assert!(
+            count(&after, outcome) >= count(&before, outcome) + at_least,
+            "{outcome} counted"
+        );
+    }
+
+    // The course login never opens /v1.
+    let (code, _) = crate::helpers::error_of(
+        app.post_order_as(&password, &crate::helpers::order_body("v1-1"))
+            .await,
+        401,
+    )
+    .await;
+    assert_eq!(code, "unauthorized");
 }
 
 #[tokio::test]
 async fn the_qr_code_by_query_string_or_form() {
     let app = spawn_app().await;
-    let (id, key) = (app.merchant.id.clone(), app.merchant.api_key.clone());
+    let (id, key) = course_login(&app);
     create(&app, &course_body("qr-legacy"), &id, &key).await;
     let by_query = call(
         &app,
@@ -164,7 +222,7 @@ async fn the_qr_code_by_query_string_or_form() {
 #[tokio::test]
 async fn the_order_info_in_the_courses_shape() {
     let app = spawn_app().await;
-    let (id, key) = (app.merchant.id.clone(), app.merchant.api_key.clone());
+    let (id, key) = course_login(&app);
     create(&app, &course_body("info-1"), &id, &key).await;
     let answer = call(
         &app,
@@ -218,7 +276,7 @@ async fn the_order_info_in_the_courses_shape() {
 #[tokio::test]
 async fn a_course_order_hears_of_payments_only() {
     let app = spawn_app().await;
-    let (id, key) = (app.merchant.id.clone(), app.merchant.api_key.clone());
+    let (id, key) = course_login(&app);
     let user = "190815GTKCBSS7MW";
     for order in ["fd-paid", "fd-closed", "fd-late"] {
         assert_eq!(
@@ -288,11 +346,121 @@ async fn every_answer_on_the_courses_paths_is_its_envelope() {
 
     let mut huge = course_body("huge-1");
     huge["padding"] = json!("x".repeat(100_000));
-    let (id, key) = (app.merchant.id.clone(), app.merchant.api_key.clone());
+    let (id, key) = course_login(&app);
     let answer = create(&app, &huge, &id, &key).await;
     assert_eq!(
         answer,
         json!({"status": 500, "msg": "the request body must be at most 65536 bytes", "data": null})
     );
     assert_eq!(app.order_count(), 0);
+}
+
+/// The course's storefront page calls from the browser, on another origin, with
+/// `withCredentials` and the login headers: preflight and answer carry CORS for the allowed
+/// origins (a sandbox allows any port of localhost and 127.0.0.1), under both base paths.
+#[tokio::test]
+async fn the_courses_page_may_call_from_an_allowed_origin() {
+    let app = spawn_app().await;
+    let (user, password) = course_login(&app);
+    let origin = "http://localhost:8080";
+    for base in ["/payment", "/foodie-payment/payment"] {
+        let preflight = app
+            .client
+            .request(
+                reqwest::Method::OPTIONS,
+                app.url(&format!("{base}/getWXPayQRCode")),
+            )
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "content-type,imoocuserid,password",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.status().as_u16(), 204, "{base}");
+        let header = |name: &str| {
+            preflight
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            header("access-control-allow-origin").as_deref(),
+            Some(origin)
+        );
+        assert_eq!(
+            header("access-control-allow-credentials").as_deref(),
+            Some("true")
+        );
+        assert!(header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST"));
+        let allowed_headers = header("access-control-allow-headers")
+            .unwrap()
+            .to_lowercase();
+        for h in ["content-type", "imoocuserid", "password"] {
+            assert!(allowed_headers.contains(h), "{allowed_headers}");
+        }
+    }
+
+    let created: Value = app
+        .client
+        .post(app.url("/foodie-payment/payment/createMerchantOrder"))
+        .header("Origin", origin)
+        .header("imoocUserId", &user)
+        .header("password", &password)
+        .json(&course_body("cors-1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["status"], 200, "{created}");
+    let response = app
+        .client
+        .post(app.url("/foodie-payment/payment/getWXPayQRCode?merchantOrderId=cors-1&merchantUserId=190815GTKCBSS7MW"))
+        .header("Origin", origin)
+        .header("imoocUserId", &user)
+        .header("password", &password)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["access-control-allow-origin"]
+            .to_str()
+            .unwrap(),
+        origin
+    );
+    assert_eq!(
+        response.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    let qr: Value = response.json().await.unwrap();
+    assert!(
+        qr["data"]["qrCodeUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("weixin://"),
+        "{qr}"
+    );
+
+    // An origin not allowed gets no CORS at all: its page cannot read the answer.
+    let refused = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/payment/getWXPayQRCode"))
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    let answer: Value = refused.json().await.unwrap();
+    assert_eq!(answer["status"], 500, "the course's envelope: {answer}");
 }
