@@ -88,6 +88,149 @@ impl OriginPattern {
     }
 }
 
+/// Every variable the service reads, its default and what it means: `serve --help` prints
+/// them, and a test keeps the list equal to what `Settings::from_lookup` reads.
+pub const VARIABLES: [(&str, &str, &str); 21] = [
+    (
+        "PAYMENT_MODE",
+        "live with WeChat credentials; sandbox on a loopback BIND_ADDR; else refuse to start",
+        "sandbox or live",
+    ),
+    (
+        "BIND_ADDR",
+        "127.0.0.1:8080",
+        "where the HTTP server listens",
+    ),
+    (
+        "PUBLIC_BASE_URL",
+        "http://<BIND_ADDR>",
+        "how the outside reaches the service: notify and checkout URLs",
+    ),
+    (
+        "DATABASE_URL",
+        "payment-center.db",
+        "a postgres:// URL, or a SQLite file path",
+    ),
+    (
+        "DATABASE_POOL_SIZE",
+        "16",
+        "database connections per instance, 1-1000 (SQLite: at most 8)",
+    ),
+    (
+        "REDIS_URL",
+        "unset (in-process cache)",
+        "redis:// or rediss:// URL of the shared cache",
+    ),
+    (
+        "REDIS_KEY_PREFIX",
+        "payment-center:",
+        "prefix of every Redis key",
+    ),
+    (
+        "DEMO_MERCHANT",
+        "true in sandbox mode on SQLite, else false",
+        "create and print a demo merchant when there is none",
+    ),
+    (
+        "WECHAT_APP_ID",
+        "unset (sandbox account)",
+        "WeChat Pay app id; with the next two, live credentials",
+    ),
+    ("WECHAT_MCH_ID", "unset", "WeChat Pay merchant id"),
+    (
+        "WECHAT_API_KEY",
+        "unset",
+        "WeChat Pay API key (never logged)",
+    ),
+    (
+        "WECHAT_API_BASE",
+        "sandbox: built-in; live: https://api.mch.weixin.qq.com",
+        "WeChat Pay v2 API base",
+    ),
+    ("WECHAT_SIGN_TYPE", "MD5", "MD5 or HMAC-SHA256"),
+    (
+        "WEBHOOK_RETRY_SCHEDULE",
+        WECHAT_RETRY_SCHEDULE,
+        "pauses after each failed webhook attempt",
+    ),
+    (
+        "WEBHOOK_ALLOWED_NETWORKS",
+        "unset (sandbox adds loopback)",
+        "CIDRs webhooks may reach although not public",
+    ),
+    (
+        "STOREFRONT_ORIGINS",
+        "sandbox: http://localhost:*,http://127.0.0.1:*; live: none",
+        "origins allowed to call storefront and course paths with credentials (CORS)",
+    ),
+    (
+        "REQUEST_TIMEOUT",
+        "10s",
+        "time for a request's headers, then its body (100ms-300s)",
+    ),
+    (
+        "SANDBOX_NOTIFY_SCHEDULE",
+        WECHAT_RETRY_SCHEDULE,
+        "pauses between the sandbox's notify attempts",
+    ),
+    (
+        "SANDBOX_MAX_TRADES",
+        "10000",
+        "trades the built-in sandbox keeps (oldest forgotten)",
+    ),
+    (
+        "RUN_WORKERS",
+        "true",
+        "run the webhook and reconcile workers in this process",
+    ),
+    ("RUST_LOG", "info", "log filter (env_logger)"),
+];
+
+/// A `postgres://` / `postgresql://` URL, or a SQLite file path whose directory exists: a typo
+/// (`mysql://…`, `postgresql//…`, a missing directory) fails here, naming what is wrong, instead
+/// of becoming a SQLite file with a strange name or a connection error later.
+fn check_database_url(url: &str) -> Result<(), ConfigError> {
+    if let Some((scheme, _)) = url.split_once("://") {
+        if matches!(scheme, "postgres" | "postgresql") {
+            return Ok(());
+        }
+        return Err(ConfigError(format!(
+            "DATABASE_URL: the scheme {scheme}:// is not supported (use postgres://… or a SQLite \
+             file path)"
+        )));
+    }
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("postgres") || lower.starts_with("mysql") || lower.starts_with("sqlite:") {
+        return Err(ConfigError(format!(
+            "DATABASE_URL {:?} looks like a URL without \"://\" (use postgres://user@host/db, \
+             or a SQLite file path)",
+            redact_url(url)
+        )));
+    }
+    let path = std::path::Path::new(url);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            return Err(ConfigError(format!(
+                "DATABASE_URL: the directory {} of the SQLite file does not exist",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `serve --help`'s list of variables.
+pub fn variables_help() -> String {
+    let mut text =
+        String::from("Environment (a .env file in the working directory is read too):\n");
+    for (name, default, meaning) in VARIABLES {
+        text.push_str(&format!(
+            "  {name}\n      {meaning}\n      default: {default}\n"
+        ));
+    }
+    text
+}
+
 /// The longest pause a retry schedule may hold: beyond it a typo (`6000h`) would park an
 /// event for months.
 const MAX_SCHEDULE_STEP: Duration = Duration::from_secs(24 * 3600);
@@ -310,6 +453,7 @@ impl Settings {
     /// environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
         let database_url = lookup("DATABASE_URL").unwrap_or_else(|| "payment-center.db".into());
+        check_database_url(&database_url)?;
         let database_pool_size = match lookup("DATABASE_POOL_SIZE") {
             None => 16,
             Some(v) => v
@@ -615,6 +759,50 @@ mod tests {
             s.wechat.api_base.as_deref(),
             Some("http://127.0.0.1:8090/sandbox/wechat")
         );
+    }
+
+    #[test]
+    fn database_urls_are_checked_before_use() {
+        for (url, says) in [
+            ("mysql://root@localhost/pc", "mysql:// is not supported"),
+            ("postgresql//postgres@localhost/pc", "without \"://\""),
+            ("/no/such/dir/pc.db", "/no/such/dir"),
+        ] {
+            let e = settings(&[("DATABASE_URL", url)]).unwrap_err().to_string();
+            assert!(e.contains("DATABASE_URL") && e.contains(says), "{url}: {e}");
+        }
+        for good in [
+            "postgres://u@h/db",
+            "postgresql://u@h/db",
+            "pc.db",
+            "/tmp/pc.db",
+            ":memory:",
+        ] {
+            assert!(settings(&[("DATABASE_URL", good)]).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn every_variable_read_is_listed_for_serve_help() {
+        let read = std::cell::RefCell::new(Vec::new());
+        let _ = Settings::from_lookup(|name| {
+            read.borrow_mut().push(name.to_owned());
+            None
+        });
+        let listed: Vec<&str> = VARIABLES.iter().map(|(name, _, _)| *name).collect();
+        for name in read.borrow().iter() {
+            assert!(
+                listed.contains(&name.as_str()),
+                "{name} is read but not listed"
+            );
+        }
+        for name in &listed {
+            assert!(
+                *name == "RUST_LOG" || read.borrow().iter().any(|n| n == name),
+                "{name} is listed but never read"
+            );
+        }
+        assert!(variables_help().contains("REQUEST_TIMEOUT"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service (the default); migrates the database first.
+    #[command(after_help = payment_center::config::variables_help())]
     Serve,
     /// Run only the simulated WeChat Pay v2 API, at /sandbox/wechat on BIND_ADDR.
     Sandbox,

@@ -10,7 +10,7 @@ use crate::reconcile::ReconcileWorker;
 use crate::sandbox::{self, Sandbox, SandboxConfig};
 use crate::state::AppState;
 use crate::webhook::{RetrySchedule, TargetPolicy, WebhookWorker};
-use crate::wechat::{self, WechatClient, WechatConfig};
+use crate::wechat::{self, CredentialCheck, WechatClient, WechatConfig};
 use crate::workers::{supervise, WorkerStatus};
 use actix_web::dev::Server;
 use actix_web::middleware::Logger;
@@ -128,6 +128,36 @@ impl Application {
         let wechat_config = wechat_config(&settings, local_addr);
         log::info!("WeChat Pay: {wechat_config:?}");
         let wechat = Arc::new(WechatClient::new(wechat_config, http.clone()));
+        let wechat_check = Arc::new(std::sync::Mutex::new(CredentialCheck::Unchecked));
+        if live {
+            // Verify the account without money, in the background: an unreachable WeChat
+            // must not stop the start, and the result goes to the log and to /readyz.
+            let (wechat, check) = (wechat.clone(), wechat_check.clone());
+            tokio::spawn(async move {
+                let found = wechat.check_credentials().await;
+                match &found {
+                    CredentialCheck::Accepted => {
+                        log::info!("WeChat Pay: credentials accepted (an orderquery for a non-existent order answered ORDERNOTEXIST)")
+                    }
+                    CredentialCheck::Refused(e) => {
+                        log::error!("WeChat Pay refused the credentials: {e}")
+                    }
+                    CredentialCheck::Unreachable(e) => {
+                        log::warn!("WeChat Pay did not answer the credential check: {e}")
+                    }
+                    CredentialCheck::Unchecked => {}
+                }
+                *check.lock().unwrap_or_else(|e| e.into_inner()) = found;
+            });
+        }
+        if let Cache::Redis(_) = &cache {
+            if let Err(e) = cache.ping().await {
+                log::warn!(
+                    "Redis does not answer ({e}): serving from the database until it does; \
+                     /readyz reports it"
+                );
+            }
+        }
         let webhook_wakeup = Arc::new(Notify::new());
         let reconcile_worker = Arc::new(ReconcileWorker::new(
             pool.clone(),
@@ -158,6 +188,7 @@ impl Application {
             ],
             request_timeout: settings.request_timeout,
             refused_notifies: Default::default(),
+            wechat_check: wechat_check.clone(),
         });
         let origins = web::Data::new(api::StorefrontOrigins(settings.storefront_origins.clone()));
         let server =

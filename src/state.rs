@@ -2,7 +2,7 @@ use crate::api::RefusalSampler;
 use crate::cache::Cache;
 use crate::config::PaymentMode;
 use crate::db::DbPool;
-use crate::wechat::WechatClient;
+use crate::wechat::{CredentialCheck, WechatClient};
 use crate::workers::WorkerStatus;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -30,6 +30,8 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// Which unauthenticated notifies are kept for operators (a few a minute).
     pub refused_notifies: RefusalSampler,
+    /// What the live start's check of the WeChat account found (`/readyz`).
+    pub wechat_check: Arc<std::sync::Mutex<CredentialCheck>>,
 }
 
 impl AppState {

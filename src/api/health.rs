@@ -1,5 +1,6 @@
 use crate::db;
 use crate::state::AppState;
+use crate::wechat::CredentialCheck;
 use crate::workers::WorkerState;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
@@ -45,6 +46,21 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             json!({"status": worker_state.as_str(), "restarts": status.restarts()}),
         );
     }
+    // Refused credentials mean no payment can be taken; a channel that did not answer the
+    // check is reported but may well answer the next call.
+    let wechat_check = state
+        .wechat_check
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let mut wechat = json!({"credentials": wechat_check.as_str()});
+    // WeChat's own words only; a transport error's detail (hosts) goes to the log.
+    if let CredentialCheck::Refused(e) = &wechat_check {
+        wechat["error"] = json!(e);
+    }
+    if let CredentialCheck::Refused(_) = wechat_check {
+        stalled.push("WeChat Pay refused the credentials".to_owned());
+    }
     let ready = database.is_ok() && cache.is_ok() && stalled.is_empty();
     let mut cache_check = check(&cache);
     cache_check["kind"] = json!(state.cache.kind());
@@ -54,6 +70,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "database": check(&database),
         "cache": cache_check,
         "workers": workers,
+        "channels": {"wechat": wechat},
     });
     if ready {
         HttpResponse::Ok().json(body)

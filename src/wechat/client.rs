@@ -28,6 +28,29 @@ pub enum ChannelError {
     },
 }
 
+/// What a live start learned of its channel account (`WechatClient::check_credentials`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialCheck {
+    /// Sandbox mode, or the check has not answered yet.
+    Unchecked,
+    Accepted,
+    /// The channel answered, and not as to an account it accepts.
+    Refused(String),
+    /// The channel did not answer (it may later).
+    Unreachable(String),
+}
+
+impl CredentialCheck {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CredentialCheck::Unchecked => "unchecked",
+            CredentialCheck::Accepted => "accepted",
+            CredentialCheck::Refused(_) => "refused",
+            CredentialCheck::Unreachable(_) => "unreachable",
+        }
+    }
+}
+
 impl ChannelError {
     /// What a caller of our API may see: WeChat's own words for a refusal, and no more than
     /// "did not answer" for the rest (whose detail, with internal URLs, goes to the log).
@@ -169,6 +192,19 @@ impl WechatClient {
             time_end: reply.get("time_end").filter(|v| !v.is_empty()).cloned(),
             fields: reply,
         })
+    }
+
+    /// Verifies the configured account without money: an orderquery for an order that cannot
+    /// exist. WeChat answers `ORDERNOTEXIST` only to a call whose appid, mch_id and signature
+    /// it accepted (and signs that answer with the same key).
+    pub async fn check_credentials(&self) -> CredentialCheck {
+        let probe = format!("PCCHECK{}", crate::domain::random_string(20));
+        match self.order_query(&probe).await {
+            Ok(_) => CredentialCheck::Accepted,
+            Err(e) if e.err_code() == Some("ORDERNOTEXIST") => CredentialCheck::Accepted,
+            Err(ChannelError::Transport(e)) => CredentialCheck::Unreachable(e),
+            Err(e) => CredentialCheck::Refused(e.to_string()),
+        }
     }
 
     pub async fn close_order(&self, out_trade_no: &str) -> Result<(), ChannelError> {

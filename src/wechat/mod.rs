@@ -6,7 +6,7 @@ pub mod pay_params;
 pub mod sign;
 pub mod xml;
 
-pub use client::{ChannelError, Prepay, TradeQuery, UnifiedOrder, WechatClient};
+pub use client::{ChannelError, CredentialCheck, Prepay, TradeQuery, UnifiedOrder, WechatClient};
 pub use sign::SignType;
 
 use chrono::{Duration, NaiveDateTime};

@@ -393,6 +393,10 @@ async fn a_live_process_takes_a_payment_from_another_process_sandbox() {
     let (stdout, _) = stop(child);
     let logs = drain(&lines);
     assert!(logs.contains("LIVE mode"), "{logs}");
+    assert!(
+        logs.contains("WeChat Pay: credentials accepted"),
+        "the start checked its account without money: {logs}"
+    );
     assert!(!logs.contains("SANDBOX"), "{logs}");
     assert!(
         !stdout.contains("api_key"),
@@ -642,4 +646,62 @@ async fn a_course_login_is_set_from_the_command_line_and_opens_the_course_only()
     );
     assert!(!taken.status.success());
     assert!(String::from_utf8_lossy(&taken.stderr).contains("another merchant's course login"));
+}
+
+#[test]
+fn serve_help_lists_every_variable_and_bad_settings_fail_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = binary(dir.path())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for (name, default, _) in payment_center::config::VARIABLES {
+        assert!(text.contains(name), "{name} in serve --help");
+        assert!(text.contains(default), "{name}'s default in serve --help");
+    }
+    let add_help = binary(dir.path())
+        .args(["merchant", "add", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&add_help.stdout).contains("The merchant's name"));
+
+    for (url, says) in [
+        ("mysql://root@localhost/pc", "mysql:// is not supported"),
+        ("postgresql//postgres@localhost/pc", "without \"://\""),
+        ("/no/such/dir/pc.db", "/no/such/dir"),
+    ] {
+        let started = std::time::Instant::now();
+        let output = binary(dir.path())
+            .env("DATABASE_URL", url)
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{url}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(says),
+            "{url}"
+        );
+        assert!(started.elapsed() < START_WITHIN, "at once");
+    }
+}
+
+#[test]
+fn an_unreachable_redis_is_a_warning_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = binary(dir.path())
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let logs = read_until(child.stderr.take().unwrap(), |line| {
+        line.contains("listening; public base URL")
+    })
+    .expect("it starts all the same");
+    stop(child);
+    assert!(logs.contains("Redis does not answer"), "{logs}");
+    assert!(logs.contains("WARN"), "{logs}");
 }

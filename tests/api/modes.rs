@@ -110,3 +110,53 @@ async fn a_live_cashier_page_has_no_sandbox_banner() {
     assert!(!page.contains("sandbox-banner"));
     assert!(!page.contains("data-sandbox=\"1\""));
 }
+
+/// A live start checks its WeChat account without money (an orderquery for an order that
+/// cannot exist) and reports it in /readyz: accepted, or refused with WeChat's words (503).
+#[tokio::test]
+async fn a_live_start_checks_its_credentials() {
+    let channel = spawn_app().await;
+    let sandbox_base = channel.url("/sandbox/wechat");
+    let live = spawn_app_with(|s| make_live(s, &sandbox_base, false)).await;
+    let ready = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        let body = get_json(&live.client, &live.url("/readyz")).await;
+        (body["channels"]["wechat"]["credentials"] != "unchecked").then_some(body)
+    })
+    .await
+    .expect("the check answers");
+    assert_eq!(
+        ready["channels"]["wechat"]["credentials"], "accepted",
+        "{ready}"
+    );
+    assert_eq!(ready["status"], "ok");
+
+    let wrong_key = spawn_app_with(|s| {
+        make_live(s, &sandbox_base, false);
+        if let Some(c) = s.wechat.credentials.as_mut() {
+            c.api_key = "0123456789abcdef0123456789abcdef".into();
+        }
+    })
+    .await;
+    let ready = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        let body = get_json(&wrong_key.client, &wrong_key.url("/readyz")).await;
+        (body["channels"]["wechat"]["credentials"] != "unchecked").then_some(body)
+    })
+    .await
+    .expect("the check answers");
+    assert_eq!(
+        ready["channels"]["wechat"]["credentials"], "refused",
+        "{ready}"
+    );
+    assert_eq!(ready["status"], "unavailable");
+    assert!(
+        ready["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("WeChat Pay refused the credentials"),
+        "{ready}"
+    );
+    assert!(
+        !ready.to_string().contains("0123456789abcdef"),
+        "no key in the answer"
+    );
+}
