@@ -189,6 +189,7 @@ impl Application {
             request_timeout: settings.request_timeout,
             refused_notifies: Default::default(),
             wechat_check: wechat_check.clone(),
+            openapi_json: api::served_openapi(&public_base_url).into(),
         });
         let origins = web::Data::new(api::StorefrontOrigins(settings.storefront_origins.clone()));
         let server =

@@ -30,6 +30,8 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// Which unauthenticated notifies are kept for operators (a few a minute).
     pub refused_notifies: RefusalSampler,
+    /// `GET /openapi.json`, with this installation's base URL as its server.
+    pub openapi_json: actix_web::web::Bytes,
     /// What the live start's check of the WeChat account found (`/readyz`).
     pub wechat_check: Arc<std::sync::Mutex<CredentialCheck>>,
 }

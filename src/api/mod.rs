@@ -19,7 +19,7 @@ pub use cors::{cors, StorefrontOrigins};
 pub use notify::{
     sample_field, RefusalSampler, KEPT_BODY_BYTES, SAMPLES_PER_MINUTE, SAMPLE_FIELD_BYTES,
 };
-pub use openapi::OPENAPI_JSON;
+pub use openapi::{served as served_openapi, OPENAPI_JSON};
 
 use crate::error::ApiError;
 use crate::metrics;

@@ -1,14 +1,24 @@
-use actix_web::HttpResponse;
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
 
 /// The OpenAPI 3 document of the whole public API. Kept true by a test: every route the
 /// service serves is in it, and every path in it is served.
 pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 
+/// The document with `servers` naming this installation (`PUBLIC_BASE_URL`): made once at
+/// startup (`AppState::openapi_json`).
+pub fn served(public_base_url: &str) -> String {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(OPENAPI_JSON).expect("openapi.json is valid JSON (tested)");
+    doc["servers"] = serde_json::json!([{ "url": public_base_url }]);
+    doc.to_string()
+}
+
 /// `GET /openapi.json`.
-pub async fn document() -> HttpResponse {
+pub async fn document(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(OPENAPI_JSON)
+        .body(state.openapi_json.clone())
 }
 
 #[cfg(test)]
@@ -53,6 +63,33 @@ mod tests {
             unserved.is_empty(),
             "in openapi.json but not served: {unserved:?}"
         );
+    }
+
+    /// Every operation has a unique operationId; every one outside the course's envelope
+    /// documents the 405 and 500 error answers.
+    #[test]
+    fn every_operation_is_named_and_documents_its_errors() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+        let mut ids = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+                assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+                let course = path.starts_with("/payment/") || path.starts_with("/foodie-payment/");
+                if !course {
+                    for status in ["405", "500"] {
+                        assert!(
+                            op["responses"].get(status).is_some(),
+                            "{method} {path} does not document {status}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(super::served("https://pay.example")
+            .contains("\"servers\":[{\"url\":\"https://pay.example\"}]"));
     }
 
     #[test]
