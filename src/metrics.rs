@@ -26,7 +26,12 @@ struct Registry {
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
 
-const HELP: [(&str, &str, &str); 11] = [
+const HELP: [(&str, &str, &str); 12] = [
+    (
+        "payment_center_http_request_duration_seconds",
+        "histogram",
+        "Time to answer a request, by route pattern",
+    ),
     (
         "payment_center_course_logins_total",
         "counter",
@@ -162,8 +167,13 @@ pub const NOTIFY_OUTCOMES: [(&str, &str); 11] = [
     ("rejected", "other"),
 ];
 
-/// Registers every known series at 0; idempotent.
+/// Registers every known series at 0, and the start time; idempotent.
 pub fn init() {
+    STARTED_AT.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    });
     let mut registry = REGISTRY.lock().expect("metrics lock");
     let mut zero = |name: &'static str, pairs: &[(&str, &str)]| {
         registry.counters.entry((name, labels(pairs))).or_insert(0);
@@ -217,10 +227,53 @@ pub fn notify(result: &str, reason: &str) {
     );
 }
 
+/// When this process started (unix seconds), taken by `init`.
+static STARTED_AT: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+
+/// The process's resident memory (bytes) and open file descriptors, from /proc (Linux).
+fn process_figures() -> (Option<u64>, Option<usize>) {
+    let rss = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
+        // The page size is 4 KiB on the architectures this runs on.
+        .map(|pages| pages * 4096);
+    let fds = std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count());
+    (rss, fds)
+}
+
+/// The standard process metrics and the build, rendered before ours.
+fn render_process(out: &mut String) {
+    let (rss, fds) = process_figures();
+    if let Some(rss) = rss {
+        let _ = writeln!(
+            out,
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}"
+        );
+    }
+    if let Some(fds) = fds {
+        let _ = writeln!(
+            out,
+            "# HELP process_open_fds Number of open file descriptors.\n# TYPE process_open_fds gauge\nprocess_open_fds {fds}"
+        );
+    }
+    if let Some(started) = STARTED_AT.get() {
+        let _ = writeln!(
+            out,
+            "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {started}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP payment_center_build_info The running build.\n# TYPE payment_center_build_info gauge\npayment_center_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
 /// Renders every metric, with `queue_depth` (read from the database at scrape time).
 pub fn render(queue_depth: Option<i64>) -> String {
-    let registry = REGISTRY.lock().expect("metrics lock");
     let mut out = String::new();
+    render_process(&mut out);
+    let registry = REGISTRY.lock().expect("metrics lock");
     for (name, kind, help) in HELP {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for ((metric, labels), value) in &registry.counters {
@@ -285,6 +338,13 @@ mod tests {
         assert!(text
             .contains("payment_center_notifies_total{result=\"rejected\",reason=\"signature\"} "));
         assert!(text.contains("\npayment_center_cache_bypassed_total "));
+        assert!(text.contains("\nprocess_resident_memory_bytes "));
+        assert!(text.contains("\nprocess_open_fds "));
+        assert!(text.contains("\nprocess_start_time_seconds "));
+        assert!(text.contains(&format!(
+            "payment_center_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )));
     }
 
     #[test]

@@ -119,17 +119,25 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     )))
 }
 
-/// Counts every request by route pattern (never by id) and status.
+/// Counts every request by route pattern (never by id) and status, and times it by route
+/// (until the handler answered; the body's sending is not counted).
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
     let response = next.call(req).await?;
     let route = response.request().match_pattern();
+    let route = route.as_deref().unwrap_or("unmatched");
     metrics::http_request(
-        route.as_deref().unwrap_or("unmatched"),
+        route,
         response.request().method().as_str(),
         response.status().as_u16(),
+    );
+    metrics::observe(
+        "payment_center_http_request_duration_seconds",
+        &[("route", route)],
+        started.elapsed(),
     );
     Ok(response)
 }

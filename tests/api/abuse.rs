@@ -178,6 +178,19 @@ async fn metrics_take_a_fixed_set_of_methods_and_start_at_zero() {
     assert_eq!(brew.status().as_u16(), 405);
     let text = metrics(&app).await;
     assert!(text.contains("method=\"other\""), "{text}");
+    // Each route is timed; the process and the build are described.
+    assert!(
+        counter(
+            &text,
+            "payment_center_http_request_duration_seconds_count{route=\"/healthz\"}"
+        ) >= 1
+    );
+    assert!(text.contains(
+        "payment_center_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.005\"}"
+    ));
+    assert!(counter(&text, "process_open_fds") > 0);
+    assert!(counter(&text, "process_resident_memory_bytes") > 1_000_000);
+    assert!(text.contains("payment_center_build_info{version=\""));
     assert!(!text.contains("BREW"));
     for series in [
         "payment_center_notifies_total{result=\"rejected\",reason=\"amount\"}",
