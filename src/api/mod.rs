@@ -66,6 +66,7 @@ routes! {
     get "/metrics" => health::metrics;
     get "/openapi.json" => openapi::document;
     post "/v1/orders" => orders::create;
+    get "/v1/orders" => orders::list;
     get "/v1/orders/{merchant_order_id}" => orders::get;
     post "/v1/orders/{merchant_order_id}/wechat/jsapi" => payments::jsapi;
     post "/v1/orders/{merchant_order_id}/wechat/h5" => payments::h5;

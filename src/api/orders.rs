@@ -36,3 +36,17 @@ pub async fn get(
     let order = orders::get(&state.pool, &merchant, &path).await?;
     Ok(HttpResponse::Ok().json(OrderView::new(order, &state.public_base_url)))
 }
+
+/// `GET /v1/orders`: `{"data": [order, …], "has_more"}`.
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    merchant: AuthenticatedMerchant,
+) -> Result<HttpResponse, ApiError> {
+    let (page, has_more) = orders::list(&state.pool, &merchant, req.query_string()).await?;
+    let data: Vec<OrderView> = page
+        .into_iter()
+        .map(|o| OrderView::new(o, &state.public_base_url))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "has_more": has_more })))
+}

@@ -266,3 +266,93 @@ impl OrderView {
         }
     }
 }
+
+/// `GET /v1/orders`: newest first, `limit` (1–100, default 20) at a time, after the order named
+/// by `starting_after`, filtered by `status` and `created_gte` / `created_lt`. A bad value is a
+/// 400 that names its parameter.
+pub async fn list(
+    pool: &DbPool,
+    merchant: &MerchantProfile,
+    query: &str,
+) -> Result<(Vec<orders::Order>, bool), ApiError> {
+    let mut filter = orders::ListFilter {
+        statuses: Vec::new(),
+        created_gte: None,
+        created_lt: None,
+        after: None,
+        limit: 20,
+    };
+    let mut starting_after = None;
+    let mut seen = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if seen.contains(&name) {
+            return Err(ApiError::InvalidRequest(format!("{name} is given twice")));
+        }
+        seen.push(name.clone());
+        let timestamp = |field: &str| {
+            chrono::DateTime::parse_from_rfc3339(&value)
+                .map(|t| t.naive_utc())
+                .map_err(|_| {
+                    ApiError::InvalidRequest(format!(
+                        "{field} must be an RFC 3339 timestamp like 2026-11-22T06:13:19Z"
+                    ))
+                })
+        };
+        match name.as_ref() {
+            "status" => {
+                let known = ["WAIT_PAY", "PAID", "CLOSED", "PAID_AFTER_CLOSE", "REFUNDED"];
+                if !known.contains(&value.as_ref()) {
+                    return Err(ApiError::InvalidRequest(format!(
+                        "status must be one of {}",
+                        known.join(", ")
+                    )));
+                }
+                filter.statuses = vec![value.to_string()];
+            }
+            "created_gte" => filter.created_gte = Some(timestamp("created_gte")?),
+            "created_lt" => filter.created_lt = Some(timestamp("created_lt")?),
+            "limit" => {
+                filter.limit = value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::InvalidRequest("limit must be an integer from 1 to 100".into())
+                    })?
+            }
+            "starting_after" => {
+                let id = MerchantOrderId::parse_str("starting_after", &value).map_err(|_| {
+                    ApiError::InvalidRequest(
+                        "starting_after must be a merchant_order_id from the previous page".into(),
+                    )
+                })?;
+                starting_after = Some(id);
+            }
+            other => {
+                return Err(ApiError::InvalidRequest(format!(
+                    "{other} is not a parameter of the order list (status, created_gte, \
+                     created_lt, limit, starting_after)"
+                )))
+            }
+        }
+    }
+    let merchant_id = merchant.id.clone();
+    db::run(pool, move |conn| {
+        if let Some(id) = &starting_after {
+            let cursor = find(conn, &merchant_id, id.as_str())?.ok_or_else(|| {
+                ApiError::InvalidRequest(
+                    "starting_after must be a merchant_order_id from the previous page".into(),
+                )
+            })?;
+            filter.after = Some((cursor.created_at, cursor.id));
+        }
+        let wanted = filter.limit;
+        // One more than asked says whether there is a next page.
+        filter.limit += 1;
+        let mut page = orders::list_page(conn, &merchant_id, &filter)?;
+        let has_more = page.len() as i64 > wanted;
+        page.truncate(wanted as usize);
+        Ok((page, has_more))
+    })
+    .await
+}

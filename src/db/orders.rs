@@ -156,3 +156,57 @@ pub fn hold_if_payable(
     .execute(conn)
     .map(|n| n == 1)
 }
+
+/// Where a page of the list starts: below this (created_at, id), newest first.
+#[derive(Debug, Clone)]
+pub struct ListFilter {
+    /// Empty: every status.
+    pub statuses: Vec<String>,
+    pub created_gte: Option<NaiveDateTime>,
+    pub created_lt: Option<NaiveDateTime>,
+    /// The (created_at, id) of the last order of the previous page.
+    pub after: Option<(NaiveDateTime, String)>,
+    pub limit: i64,
+}
+
+/// A page of the merchant's orders, newest first (`orders_merchant_created` serves it).
+pub fn list_page(
+    conn: &mut AnyConnection,
+    merchant: &str,
+    filter: &ListFilter,
+) -> QueryResult<Vec<Order>> {
+    use super::schema::orders::dsl::*;
+    // Neutral bounds instead of optional clauses: one query shape for every filter (the
+    // multi-backend connection takes no boxed queries).
+    let far_past = chrono::DateTime::UNIX_EPOCH.naive_utc();
+    let far_future = far_past + chrono::Duration::days(365 * 1000);
+    let (after_at, after_id) = filter.after.clone().unwrap_or((far_future, String::new()));
+    let all_statuses: Vec<String> = [
+        OrderStatus::WaitPay,
+        OrderStatus::Paid,
+        OrderStatus::Closed,
+        OrderStatus::PaidAfterClose,
+    ]
+    .iter()
+    .map(|s| s.as_str().to_owned())
+    .collect();
+    let statuses = if filter.statuses.is_empty() {
+        &all_statuses
+    } else {
+        &filter.statuses
+    };
+    orders
+        .filter(merchant_id.eq(merchant))
+        .filter(status.eq_any(statuses))
+        .filter(created_at.ge(filter.created_gte.unwrap_or(far_past)))
+        .filter(created_at.lt(filter.created_lt.unwrap_or(far_future)))
+        .filter(
+            created_at
+                .lt(after_at)
+                .or(created_at.eq(after_at).and(id.lt(after_id))),
+        )
+        .order((created_at.desc(), id.desc()))
+        .limit(filter.limit)
+        .select(Order::as_select())
+        .load(conn)
+}

@@ -1,4 +1,4 @@
-use crate::helpers::{create_merchant, error_of, order_body, spawn_app};
+use crate::helpers::{create_merchant, error_of, order_body, spawn_app, TestApp};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -292,4 +292,99 @@ async fn unknown_routes_and_methods_answer_the_error_envelope() {
     let (code, message) = error_of(response, 405).await;
     assert_eq!(code, "method_not_allowed");
     assert_eq!(message, "DELETE is not allowed on /v1/orders");
+}
+
+async fn list(app: &TestApp, query: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/v1/orders{query}")))
+        .bearer_auth(&app.merchant.api_key)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["merchant_order_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Newest first, a page at a time with a cursor, filtered by status and creation time; bad
+/// parameters are 400 naming them; another merchant's orders never show.
+#[tokio::test]
+async fn orders_are_listed_newest_first_page_by_page() {
+    let app = spawn_app().await;
+    for n in 1..=5 {
+        app.create_order(&format!("list-{n}")).await;
+    }
+    // One closed, and their times spread so that the order is certain.
+    app.update_order("list-2", "CLOSED", None);
+    for n in 1..=5 {
+        app.execute(&format!(
+            "UPDATE orders SET created_at = '2026-11-2{n} 10:00:00' WHERE merchant_order_id = 'list-{n}'"
+        ));
+    }
+    let other = create_merchant(&app.pool, "other", &["http://localhost:8088"]);
+    assert_eq!(
+        app.post_order_as(&other.api_key, &order_body("theirs-1"))
+            .await
+            .status()
+            .as_u16(),
+        201
+    );
+
+    let first: Value = list(&app, "?limit=2").await.json().await.unwrap();
+    assert_eq!(ids(&first), ["list-5", "list-4"]);
+    assert_eq!(first["has_more"], true);
+    assert!(first["data"][0]["checkout_url"]
+        .as_str()
+        .unwrap()
+        .contains("/checkout/ct_"));
+    let second: Value = list(&app, "?limit=2&starting_after=list-4")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&second), ["list-3", "list-2"]);
+    let last: Value = list(&app, "?limit=2&starting_after=list-2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&last), ["list-1"]);
+    assert_eq!(last["has_more"], false);
+
+    let closed: Value = list(&app, "?status=CLOSED").await.json().await.unwrap();
+    assert_eq!(ids(&closed), ["list-2"]);
+    let window: Value = list(
+        &app,
+        "?created_gte=2026-11-22T00:00:00Z&created_lt=2026-11-24T00:00:00Z",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(ids(&window), ["list-3", "list-2"]);
+    let all: Value = list(&app, "").await.json().await.unwrap();
+    assert_eq!(
+        all["data"].as_array().unwrap().len(),
+        5,
+        "never another merchant's"
+    );
+
+    for (query, message) in [
+        ("?limit=0", "limit must be an integer from 1 to 100"),
+        ("?limit=101", "limit must be an integer from 1 to 100"),
+        ("?status=SHIPPED", "status must be one of WAIT_PAY, PAID, CLOSED, PAID_AFTER_CLOSE, REFUNDED"),
+        ("?created_gte=yesterday", "created_gte must be an RFC 3339 timestamp like 2026-11-22T06:13:19Z"),
+        ("?starting_after=theirs-1", "starting_after must be a merchant_order_id from the previous page"),
+        ("?sort=asc", "sort is not a parameter of the order list (status, created_gte, created_lt, limit, starting_after)"),
+        ("?limit=1&limit=2", "limit is given twice"),
+    ] {
+        let (code, got) = error_of(list(&app, query).await, 400).await;
+        assert_eq!((code.as_str(), got.as_str()), ("invalid_request", message), "{query}");
+    }
 }

@@ -1,0 +1,2 @@
+DROP INDEX orders_merchant_status_created;
+DROP INDEX orders_merchant_created;
