@@ -5,7 +5,7 @@
 //! time. Several instances can run it: each trade is leased with a conditional update first.
 //! It also deletes refused notifies past their retention.
 
-use crate::core::lifecycle::{close_then_query, payment_of, CloseVerdict};
+use crate::core::lifecycle::{close_then_query, payment_of, record_query, CloseVerdict};
 use crate::core::order_state::{self, ReportedPayment, StateError};
 use crate::db::wechat_trades::{self, WechatTrade, CLOSING};
 use crate::db::{self, orders, rejected_notifies, DbError, DbPool};
@@ -100,20 +100,36 @@ impl ReconcileWorker {
         if trade.status == CLOSING || !waiting {
             // Given up on our side (superseded, order closed or paid through another trade):
             // close it at WeChat, and record a payment it took meanwhile.
-            return match close_then_query(&self.wechat, &trade.out_trade_no).await {
+            return match close_then_query(
+                &self.wechat,
+                &self.pool,
+                &trade.order_id,
+                &trade.out_trade_no,
+            )
+            .await
+            {
                 CloseVerdict::Closed => self.mark_closed(&trade.out_trade_no).await,
                 CloseVerdict::Paid(payment) => self.record(payment).await,
                 CloseVerdict::Retry(reason) => self.retry(&trade, &reason).await,
             };
         }
         if order.expires_at <= now {
-            return match close_then_query(&self.wechat, &trade.out_trade_no).await {
+            return match close_then_query(
+                &self.wechat,
+                &self.pool,
+                &trade.order_id,
+                &trade.out_trade_no,
+            )
+            .await
+            {
                 CloseVerdict::Closed => self.close_order(&order.id, &trade.out_trade_no).await,
                 CloseVerdict::Paid(payment) => self.record(payment).await,
                 CloseVerdict::Retry(reason) => self.retry(&trade, &reason).await,
             };
         }
-        match self.wechat.order_query(&trade.out_trade_no).await {
+        let queried = self.wechat.order_query(&trade.out_trade_no).await;
+        record_query(&self.pool, &trade.order_id, &trade.out_trade_no, &queried).await;
+        match queried {
             Ok(query) => match payment_of(&trade.out_trade_no, &query) {
                 Some(payment) => self.record(payment).await,
                 // Closed at WeChat by someone else: the order needs a new trade to be paid.

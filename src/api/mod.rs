@@ -73,6 +73,7 @@ routes! {
     post "/v1/orders/{merchant_order_id}/wechat/app" => payments::app;
     post "/v1/orders/{merchant_order_id}/close" => payments::close;
     get "/v1/orders/{merchant_order_id}/webhooks" => webhooks::list;
+    get "/v1/orders/{merchant_order_id}/events" => orders::events;
     post "/v1/orders/{merchant_order_id}/webhooks/redeliver" => webhooks::redeliver;
     post "/v1/webhook-endpoints" => webhooks::create_endpoint;
     get "/v1/webhook-endpoints" => webhooks::list_endpoints;

@@ -5,7 +5,8 @@
 
 use crate::core::notify;
 use crate::core::order_state::{self, StateError};
-use crate::db::{self, rejected_notifies, DbError};
+use crate::core::timeline;
+use crate::db::{self, rejected_notifies, wechat_trades, DbError};
 use crate::domain::{random_string, time};
 use crate::metrics;
 use crate::state::AppState;
@@ -216,8 +217,28 @@ async fn reject(
         transaction_id: field("transaction_id"),
         body: sample_field(&String::from_utf8_lossy(body), body_bytes),
     };
+    // A notify WeChat signed that names one of our trades goes on that order's timeline too.
+    let signed = !unauthenticated(label);
     let kept = db::run(&state.pool, move |conn| {
-        rejected_notifies::insert(conn, &row).map_err(DbError::from)
+        rejected_notifies::insert(conn, &row).map_err(DbError::from)?;
+        let trade = row
+            .out_trade_no
+            .as_deref()
+            .filter(|_| signed)
+            .map(|no| wechat_trades::find(conn, no))
+            .transpose()
+            .map_err(DbError::from)?
+            .flatten();
+        if let Some(trade) = trade {
+            timeline::write(
+                conn,
+                &trade.order_id,
+                "notify.refused",
+                serde_json::json!({"reason": row.reason, "transaction_id": row.transaction_id}),
+            )
+            .map_err(DbError::from)?;
+        }
+        Ok::<_, DbError>(())
     })
     .await;
     if let Err(e) = kept {

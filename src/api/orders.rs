@@ -1,5 +1,6 @@
 use super::{read_json, AuthenticatedMerchant};
 use crate::core::orders::{self, CreateOrder, Created, OrderView};
+use crate::core::timeline;
 use crate::db;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -49,4 +50,14 @@ pub async fn list(
         .map(|o| OrderView::new(o, &state.public_base_url))
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "has_more": has_more })))
+}
+
+/// `GET /v1/orders/{merchant_order_id}/events`: the order's timeline, oldest first.
+pub async fn events(
+    state: web::Data<AppState>,
+    merchant: AuthenticatedMerchant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let events = timeline::for_order(&state.pool, &merchant, &path).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": events })))
 }

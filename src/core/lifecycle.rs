@@ -5,12 +5,14 @@
 use crate::core::merchants::MerchantProfile;
 use crate::core::order_state::{self, PaymentSource, ReportedPayment, StateError};
 use crate::core::orders;
+use crate::core::timeline;
 use crate::db::orders::Order;
-use crate::db::{self, wechat_trades};
+use crate::db::{self, wechat_trades, DbPool};
 use crate::domain::{time, OrderStatus};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wechat::{parse_beijing_time, ChannelError, TradeQuery, WechatClient};
+use serde_json::json;
 
 /// What WeChat says of a trade we want closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,9 +44,22 @@ pub fn payment_of(out_trade_no: &str, query: &TradeQuery) -> Option<ReportedPaym
 }
 
 /// Close, then query: once closeorder succeeds WeChat takes no more money for the trade, and
-/// the query then tells whether it took some before.
-pub async fn close_then_query(wechat: &WechatClient, out_trade_no: &str) -> CloseVerdict {
-    match wechat.close_order(out_trade_no).await {
+/// the query then tells whether it took some before. Both calls go on the order's timeline.
+pub async fn close_then_query(
+    wechat: &WechatClient,
+    pool: &DbPool,
+    order_id: &str,
+    out_trade_no: &str,
+) -> CloseVerdict {
+    let closed = wechat.close_order(out_trade_no).await;
+    timeline::record(
+        pool,
+        order_id,
+        "channel.close",
+        json!({"call": "closeorder", "out_trade_no": out_trade_no, "outcome": timeline::call_outcome(&closed)}),
+    )
+    .await;
+    match closed {
         Ok(()) => {}
         Err(e) => match e.err_code() {
             Some("ORDERCLOSED" | "ORDERPAID") => {}
@@ -52,7 +67,9 @@ pub async fn close_then_query(wechat: &WechatClient, out_trade_no: &str) -> Clos
             _ => return CloseVerdict::Retry(e.to_string()),
         },
     }
-    match wechat.order_query(out_trade_no).await {
+    let queried = wechat.order_query(out_trade_no).await;
+    record_query(pool, order_id, out_trade_no, &queried).await;
+    match queried {
         Ok(query) => match payment_of(out_trade_no, &query) {
             Some(payment) => CloseVerdict::Paid(payment),
             None if matches!(
@@ -69,6 +86,26 @@ pub async fn close_then_query(wechat: &WechatClient, out_trade_no: &str) -> Clos
         }
         Err(e) => CloseVerdict::Retry(e.to_string()),
     }
+}
+
+/// An orderquery on the order's timeline, with the trade's state when WeChat answered.
+pub async fn record_query(
+    pool: &DbPool,
+    order_id: &str,
+    out_trade_no: &str,
+    queried: &Result<TradeQuery, ChannelError>,
+) {
+    let outcome = match queried {
+        Ok(query) => json!(query.trade_state),
+        Err(_) => timeline::call_outcome(queried),
+    };
+    timeline::record(
+        pool,
+        order_id,
+        "channel.query",
+        json!({"call": "orderquery", "out_trade_no": out_trade_no, "outcome": outcome}),
+    )
+    .await;
 }
 
 fn state_error(e: StateError) -> ApiError {
@@ -107,7 +144,7 @@ pub async fn close(
     .await?;
     let mut confirmed = None;
     if let Some(trade) = open.filter(|t| t.prepay_id.is_some()) {
-        match close_then_query(&state.wechat, &trade.out_trade_no).await {
+        match close_then_query(&state.wechat, &state.pool, &order.id, &trade.out_trade_no).await {
             CloseVerdict::Closed => confirmed = Some(trade.out_trade_no),
             CloseVerdict::Paid(payment) => {
                 let outcome = db::run(&state.pool, move |conn| {

@@ -9,5 +9,6 @@ pub mod order_state;
 pub mod orders;
 pub mod payments;
 pub mod snapshots;
+pub mod timeline;
 pub mod webhook_endpoints;
 pub mod webhooks;

@@ -3,7 +3,7 @@
 //! with the outbox row that tells the merchant. Races are settled by the database: the
 //! payment's primary key and conditional updates on the current status.
 
-use crate::core::snapshots;
+use crate::core::{snapshots, timeline};
 use crate::db::orders::{self, Order};
 use crate::db::payments::{self, Payment};
 use crate::db::wechat_trades;
@@ -13,6 +13,7 @@ use crate::domain::{time, OrderStatus};
 use crate::metrics;
 use crate::webhook::{new_event, EventType, Target};
 use chrono::NaiveDateTime;
+use serde_json::json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaymentSource {
@@ -128,8 +129,16 @@ fn record_payment_once(
     reported: &ReportedPayment,
     look_first: bool,
 ) -> Result<PaymentOutcome, StateError> {
-    if look_first && payments::find(conn, &reported.transaction_id)?.is_some() {
-        return Ok(PaymentOutcome::AlreadyRecorded);
+    if look_first {
+        if let Some(known) = payments::find(conn, &reported.transaction_id)? {
+            timeline::write(
+                conn,
+                &known.order_id,
+                "payment.repeated",
+                json!({"source": reported.source.as_str(), "transaction_id": reported.transaction_id}),
+            )?;
+            return Ok(PaymentOutcome::AlreadyRecorded);
+        }
     }
     let (trade, mut order) = wechat_trades::find_with_order(conn, &reported.out_trade_no)?
         .ok_or_else(|| {
@@ -217,6 +226,37 @@ fn record_payment_once(
     // Rows are locked in one order everywhere (the order, then its trade), so that a close
     // and a payment racing each other on Postgres wait for each other instead of deadlocking.
     wechat_trades::mark_paid(conn, &trade.out_trade_no)?;
+    timeline::write(
+        conn,
+        &order.id,
+        "payment.received",
+        json!({
+            "source": reported.source.as_str(),
+            "out_trade_no": reported.out_trade_no,
+            "transaction_id": reported.transaction_id,
+            "amount": reported.total_fee,
+            "paid_at": time::rfc3339(reported.paid_at),
+        }),
+    )?;
+    let change = match &outcome {
+        PaymentOutcome::Paid { .. } => Some(("WAIT_PAY", "PAID")),
+        PaymentOutcome::PaidAfterClose { .. } => Some(("CLOSED", "PAID_AFTER_CLOSE")),
+        _ => None,
+    };
+    match change {
+        Some((from, to)) => timeline::write(
+            conn,
+            &order.id,
+            "state.changed",
+            json!({"from": from, "to": to}),
+        )?,
+        None => timeline::write(
+            conn,
+            &order.id,
+            "payment.duplicate",
+            json!({"transaction_id": reported.transaction_id, "first_transaction_id": order.transaction_id}),
+        )?,
+    }
     write_event(
         conn,
         &order,
@@ -299,6 +339,12 @@ fn close_once(
             ))
         })?;
         write_event(conn, &order, EventType::OrderClosed, None)?;
+        timeline::write(
+            conn,
+            order_id,
+            "state.changed",
+            json!({"from": "WAIT_PAY", "to": "CLOSED"}),
+        )?;
         Ok(Some(order))
     })
 }

@@ -6,6 +6,7 @@
 //! kind of trade supersedes the open one: it is given up on our side at once and closed at
 //! WeChat by the reconcile worker, so an order is payable through one trade at a time.
 
+use crate::core::timeline;
 use crate::db::orders::{self, Order};
 use crate::db::wechat_trades::{self, NewWechatTrade, WechatTrade};
 use crate::db::{self, AnyConnection, DbError};
@@ -419,6 +420,18 @@ async fn open_trade(
         scene_info,
     };
     let reply = state.wechat.unified_order(&unified).await;
+    timeline::record(
+        &state.pool,
+        &order.id,
+        "channel.pay",
+        serde_json::json!({
+            "call": "unifiedorder",
+            "trade_type": trade_type.as_str(),
+            "out_trade_no": out_trade_no,
+            "outcome": timeline::call_outcome(&reply),
+        }),
+    )
+    .await;
     let out_trade_no = out_trade_no.to_owned();
     let prepay = match reply {
         Ok(prepay) => prepay,

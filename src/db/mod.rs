@@ -3,6 +3,7 @@
 
 pub mod legacy_logins;
 pub mod merchants;
+pub mod order_events;
 pub mod orders;
 pub mod payments;
 pub mod rejected_notifies;

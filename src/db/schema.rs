@@ -22,6 +22,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    order_events (id) {
+        id -> Text,
+        order_id -> Text,
+        at -> Timestamp,
+        kind -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
     orders (id) {
         id -> Text,
         merchant_id -> Text,
@@ -130,6 +140,7 @@ diesel::table! {
 }
 
 diesel::joinable!(legacy_logins -> merchants (merchant_id));
+diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(orders -> merchants (merchant_id));
 diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(webhook_attempts -> webhook_events (event_id));
@@ -142,6 +153,7 @@ diesel::joinable!(wechat_trades -> orders (order_id));
 diesel::allow_tables_to_appear_in_same_query!(
     legacy_logins,
     merchants,
+    order_events,
     orders,
     payments,
     rejected_notifies,

@@ -21,6 +21,7 @@ mod receiver;
 mod sandbox;
 mod store;
 mod targets;
+mod timeline;
 mod trade_types;
 mod webhooks;
 mod wechat_raw;
