@@ -7,6 +7,8 @@ import asyncio
 import sys
 import time
 
+from sink import read_request
+
 held = []
 
 
@@ -22,13 +24,7 @@ async def hang(reader, writer):
 async def shop(reader, writer, arrivals):
     try:
         while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            if length:
-                await reader.readexactly(length)
+            head = await read_request(reader)
             if head.startswith(b"POST"):
                 with open(arrivals, "a") as f:
                     f.write("%.6f\n" % time.time())

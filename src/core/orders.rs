@@ -291,7 +291,7 @@ pub async fn list(
     query: &str,
 ) -> Result<(Vec<orders::Order>, bool), ApiError> {
     let mut filter = orders::ListFilter {
-        statuses: Vec::new(),
+        status: None,
         created_gte: None,
         created_lt: None,
         after: None,
@@ -322,7 +322,7 @@ pub async fn list(
                         known.join(", ")
                     )));
                 }
-                filter.statuses = vec![value.to_string()];
+                filter.status = Some(value.to_string());
             }
             "created_gte" => filter.created_gte = Some(timestamp("created_gte")?),
             "created_lt" => filter.created_lt = Some(timestamp("created_lt")?),

@@ -160,8 +160,8 @@ pub fn hold_if_payable(
 /// Where a page of the list starts: below this (created_at, id), newest first.
 #[derive(Debug, Clone)]
 pub struct ListFilter {
-    /// Empty: every status.
-    pub statuses: Vec<String>,
+    /// `None`: every status.
+    pub status: Option<String>,
     pub created_gte: Option<NaiveDateTime>,
     pub created_lt: Option<NaiveDateTime>,
     /// The (created_at, id) of the last order of the previous page.
@@ -169,44 +169,47 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
-/// A page of the merchant's orders, newest first (`orders_merchant_created` serves it).
+/// A page of the merchant's orders, newest first: a range scan of `orders_merchant_created`,
+/// or of `orders_merchant_status_created` for one status (an equality, not `IN (…)`, so that
+/// the index gives the order and the scan stops at the page's end).
 pub fn list_page(
     conn: &mut AnyConnection,
     merchant: &str,
     filter: &ListFilter,
 ) -> QueryResult<Vec<Order>> {
     use super::schema::orders::dsl::*;
-    // Neutral bounds instead of optional clauses: one query shape for every filter (the
-    // multi-backend connection takes no boxed queries).
+    // Neutral bounds instead of optional clauses: one query shape per case (the multi-backend
+    // connection takes no boxed queries).
     let far_past = chrono::DateTime::UNIX_EPOCH.naive_utc();
     let far_future = far_past + chrono::Duration::days(365 * 1000);
-    let (after_at, after_id) = filter.after.clone().unwrap_or((far_future, String::new()));
-    let all_statuses: Vec<String> = [
-        OrderStatus::WaitPay,
-        OrderStatus::Paid,
-        OrderStatus::Closed,
-        OrderStatus::PaidAfterClose,
-    ]
-    .iter()
-    .map(|s| s.as_str().to_owned())
-    .collect();
-    let statuses = if filter.statuses.is_empty() {
-        &all_statuses
-    } else {
-        &filter.statuses
-    };
-    orders
-        .filter(merchant_id.eq(merchant))
-        .filter(status.eq_any(statuses))
-        .filter(created_at.ge(filter.created_gte.unwrap_or(far_past)))
-        .filter(created_at.lt(filter.created_lt.unwrap_or(far_future)))
-        .filter(
+    let (after_at, after_id) = filter
+        .after
+        .clone()
+        .unwrap_or((far_future, String::new()));
+    let newest_first = (created_at.desc(), id.desc());
+    let in_range = created_at
+        .ge(filter.created_gte.unwrap_or(far_past))
+        .and(created_at.lt(filter.created_lt.unwrap_or(far_future)))
+        .and(
             created_at
                 .lt(after_at)
                 .or(created_at.eq(after_at).and(id.lt(after_id))),
-        )
-        .order((created_at.desc(), id.desc()))
-        .limit(filter.limit)
-        .select(Order::as_select())
-        .load(conn)
+        );
+    match &filter.status {
+        Some(wanted) => orders
+            .filter(merchant_id.eq(merchant))
+            .filter(status.eq(wanted))
+            .filter(in_range)
+            .order(newest_first)
+            .limit(filter.limit)
+            .select(Order::as_select())
+            .load(conn),
+        None => orders
+            .filter(merchant_id.eq(merchant))
+            .filter(in_range)
+            .order(newest_first)
+            .limit(filter.limit)
+            .select(Order::as_select())
+            .load(conn),
+    }
 }

@@ -2,7 +2,7 @@
 // built-in sandbox), a small real merchant server, and the hosted cashier clicked through:
 // load the page, see the QR and the amount, click "simulate payment", see success, land on
 // the merchant's success_url, and receive the signed webhook.
-import { chromium } from 'playwright-core';
+import { check, launchChromium, run } from './harness.mjs';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -12,27 +12,13 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const binary = process.env.PAYMENT_CENTER_BIN || join(here, '..', '..', 'target', 'debug', 'payment-center');
-const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-const deadline = setTimeout(() => fail('timed out after 90 s'), 90_000);
 let service;
 let browser;
 let workdir;
 
-function fail(message) {
-  console.error(`browser test failed: ${message}`);
-  console.log('0 passed, 1 failed');
-  cleanup();
-  process.exit(1);
-}
-
 function cleanup() {
-  clearTimeout(deadline);
   if (service) service.kill('SIGTERM');
   if (workdir) rmSync(workdir, { recursive: true, force: true });
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
 }
 
 /** Starts the service on port 0; answers its base URL and the demo merchant's API key. */
@@ -96,12 +82,7 @@ async function main() {
   check(created.status === 201, `create answered ${created.status}`);
   const order = await created.json();
 
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage();
   const violations = [];
   page.on('console', (message) => {
@@ -147,7 +128,6 @@ async function main() {
   merchant.server.close();
   await browser.close();
   console.log('browser: the cashier page was paid through in headless Chromium');
-  console.log('1 passed, 0 failed');
 }
 
-main().then(() => { cleanup(); process.exit(0); }).catch((e) => fail(e.stack || String(e)));
+run('browser test', main, cleanup);

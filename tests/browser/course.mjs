@@ -3,7 +3,7 @@
 // axios (`withCredentials`, the course login in imoocUserId / password), then polls the order's
 // payment state until the sandbox's payment shows. The preflight and every answer must carry
 // CORS for that origin, or the browser hides them from the page.
-import { chromium } from 'playwright-core';
+import { check, launchChromium, run } from './harness.mjs';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -13,28 +13,14 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const binary = process.env.PAYMENT_CENTER_BIN || join(here, '..', '..', 'target', 'debug', 'payment-center');
-const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-const deadline = setTimeout(() => fail('timed out after 90 s'), 90_000);
 const login = { user: 'imooc', password: 'imooc-course-2026' };
 let service;
 let browser;
 let workdir;
 
-function fail(message) {
-  console.error(`course browser test failed: ${message}`);
-  console.log('0 passed, 1 failed');
-  cleanup();
-  process.exit(1);
-}
-
 function cleanup() {
-  clearTimeout(deadline);
   if (service) service.kill('SIGTERM');
   if (workdir) rmSync(workdir, { recursive: true, force: true });
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
 }
 
 /** Starts the service (sandbox, fresh SQLite); answers its base URL and the demo merchant id. */
@@ -108,12 +94,7 @@ async function main() {
   check(created.status === 200, `createMerchantOrder: ${JSON.stringify(created)}`);
 
   const storefront = await startStorefront(paymentServerUrl, orderId, userId);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage();
   const problems = [];
   page.on('console', (message) => { if (message.type() === 'error') problems.push(message.text()); });
@@ -138,7 +119,6 @@ async function main() {
   storefront.server.close();
   await browser.close();
   console.log('browser: the course page got its QR code and the paid state from another origin');
-  console.log('1 passed, 0 failed');
 }
 
-main().then(() => { cleanup(); process.exit(0); }).catch((e) => fail(e.stack || String(e)));
+run('course browser test', main, cleanup);
