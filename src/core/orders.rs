@@ -158,21 +158,7 @@ pub fn create(
     // rather than fail a merchant's request for it.
     for _ in 0..3 {
         let new_order = request.to_new_order(&merchant.id, time::now(), livemode);
-        let inserted = db::write_transaction(conn, |c| {
-            orders::insert(c, &new_order)?;
-            crate::core::timeline::write(
-                c,
-                &new_order.id,
-                "created",
-                serde_json::json!({
-                    "amount": new_order.amount,
-                    "pay_method": new_order.pay_method,
-                    "expires_at": time::rfc3339(new_order.expires_at),
-                    "via": new_order.origin,
-                }),
-            )
-        })
-        .map_err(DbError::from);
+        let inserted = orders::insert(conn, &new_order).map_err(DbError::from);
         match inserted {
             Ok(()) => {
                 let order = find(conn, &merchant.id, request.merchant_order_id.as_str())?

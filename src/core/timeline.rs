@@ -1,5 +1,6 @@
 //! The order's timeline (`GET /v1/orders/{id}/events`): what happened to it, oldest first.
-//! State changes and taken notifies are written in the transaction that made them; a channel
+//! Its creation is read from the order itself. State changes and taken notifies are written in
+//! the transaction that made them; a channel
 //! call's outcome is written after the call, best effort (a timeline that cannot be written
 //! never fails a payment). Webhook attempts come from their own table. No detail ever holds a
 //! key, a secret or a signature.
@@ -85,13 +86,27 @@ pub async fn for_order(
 ) -> Result<Vec<EventView>, ApiError> {
     let order = orders::get(pool, merchant, merchant_order_id).await?;
     db::run(pool, move |conn| {
-        let mut events: Vec<EventView> = order_events::for_order(conn, &order.id)?
-            .into_iter()
-            .map(|e| EventView {
-                at: e.at,
-                kind: e.kind,
-                detail: serde_json::from_str(&e.detail).unwrap_or(Value::Null),
-            })
+        // The creation is the order row itself: creating writes nothing more.
+        let created = EventView {
+            at: order.created_at,
+            kind: "created".into(),
+            detail: json!({
+                "amount": order.amount,
+                "pay_method": order.pay_method,
+                "expires_at": time::rfc3339(order.expires_at),
+                "via": order.origin,
+            }),
+        };
+        let mut events: Vec<EventView> = std::iter::once(created)
+            .chain(
+                order_events::for_order(conn, &order.id)?
+                    .into_iter()
+                    .map(|e| EventView {
+                        at: e.at,
+                        kind: e.kind,
+                        detail: serde_json::from_str(&e.detail).unwrap_or(Value::Null),
+                    }),
+            )
             .collect();
         let webhooks = webhook_events::for_order(conn, &order.id)?;
         let ids: Vec<String> = webhooks.iter().map(|w| w.id.clone()).collect();

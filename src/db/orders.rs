@@ -182,10 +182,7 @@ pub fn list_page(
     // connection takes no boxed queries).
     let far_past = chrono::DateTime::UNIX_EPOCH.naive_utc();
     let far_future = far_past + chrono::Duration::days(365 * 1000);
-    let (after_at, after_id) = filter
-        .after
-        .clone()
-        .unwrap_or((far_future, String::new()));
+    let (after_at, after_id) = filter.after.clone().unwrap_or((far_future, String::new()));
     let newest_first = (created_at.desc(), id.desc());
     let in_range = created_at
         .ge(filter.created_gte.unwrap_or(far_past))

@@ -1,4 +1,4 @@
--- The order's timeline (GET /v1/orders/{id}/events): creation, each channel call and its
+-- The order's timeline (GET /v1/orders/{id}/events; its creation is the order row): each channel call and its
 -- outcome, each notify taken or refused (when it named the order and was signed), each state
 -- change. Webhook attempts are read from webhook_attempts. `detail` is a JSON object; it never
 -- holds a key, a secret or a signature.
