@@ -102,30 +102,22 @@ pub fn claim_due(
         .load(conn)
 }
 
-/// Gives back events `owner` claimed but did not send: due again at `due_at`, or as they were.
-pub fn release(
+/// Gives back an event `owner` claimed but did not send, due again at `due_at` (no attempt is
+/// counted).
+pub fn defer(
     conn: &mut AnyConnection,
-    ids: &[String],
+    event_id: &str,
     owner: &str,
-    due_at: Option<NaiveDateTime>,
+    due_at: NaiveDateTime,
 ) -> QueryResult<usize> {
     use super::schema::webhook_events::dsl::*;
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let mine = webhook_events
-        .filter(id.eq_any(ids))
-        .filter(locked_by.eq(owner));
-    let unlock = (
-        locked_by.eq(None::<String>),
-        locked_until.eq(None::<NaiveDateTime>),
-    );
-    match due_at {
-        Some(due) => diesel::update(mine)
-            .set((unlock, next_attempt_at.eq(due)))
-            .execute(conn),
-        None => diesel::update(mine).set(unlock).execute(conn),
-    }
+    diesel::update(webhook_events.find(event_id).filter(locked_by.eq(owner)))
+        .set((
+            locked_by.eq(None::<String>),
+            locked_until.eq(None::<NaiveDateTime>),
+            next_attempt_at.eq(due_at),
+        ))
+        .execute(conn)
 }
 
 /// What an attempt changes on its event.

@@ -221,7 +221,7 @@ impl WebhookWorker {
             }));
         }
         if !deferred.is_empty() {
-            self.release(deferred).await;
+            self.defer(deferred).await;
         }
         Ok((count, sends))
     }
@@ -236,7 +236,7 @@ impl WebhookWorker {
         while let Some((claim, last_start)) = next {
             let host = host_of(&claim.event.url);
             if let Some(until) = self.breaker_open_until(&host) {
-                self.release(vec![(claim.event.id, until)]).await;
+                self.defer(vec![(claim.event.id, until)]).await;
             } else if let Some(attempted) = self.deliver(claim, last_start).await {
                 self.note_result(&host, &attempted.outcome);
                 let settled = self.settle(attempted);
@@ -344,7 +344,7 @@ impl WebhookWorker {
     }
 
     /// Gives claimed events back unsent, due when their host's breaker closes.
-    async fn release(&self, deferred: Vec<(String, Instant)>) {
+    async fn defer(&self, deferred: Vec<(String, Instant)>) {
         let owner = self.owner.clone();
         let now = time::now_precise();
         let deferred: Vec<(String, NaiveDateTime)> = deferred
@@ -357,7 +357,7 @@ impl WebhookWorker {
         let result = db::run(&self.pool, move |conn| {
             db::write_transaction(conn, |c| {
                 for (id, due) in &deferred {
-                    webhook_events::release(c, std::slice::from_ref(id), &owner, Some(*due))?;
+                    webhook_events::defer(c, id, &owner, *due)?;
                 }
                 Ok::<_, diesel::result::Error>(())
             })
