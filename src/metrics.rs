@@ -110,23 +110,26 @@ pub fn increment(name: &'static str, pairs: &[(&str, &str)]) {
 }
 
 pub fn observe(name: &'static str, pairs: &[(&str, &str)], took: Duration) {
-    let seconds = took.as_secs_f64();
     let mut registry = REGISTRY.lock().expect("metrics lock");
-    let histogram = registry
-        .histograms
-        .entry((name, labels(pairs)))
-        .or_insert(Histogram {
+    registry.observe(name, labels(pairs), took);
+}
+
+impl Registry {
+    fn observe(&mut self, name: &'static str, labels: String, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let histogram = self.histograms.entry((name, labels)).or_insert(Histogram {
             buckets: [0; LATENCY_BUCKETS.len()],
             count: 0,
             sum: 0.0,
         });
-    for (bucket, bound) in histogram.buckets.iter_mut().zip(LATENCY_BUCKETS) {
-        if seconds <= bound {
-            *bucket += 1;
+        for (bucket, bound) in histogram.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
         }
+        histogram.count += 1;
+        histogram.sum += seconds;
     }
-    histogram.count += 1;
-    histogram.sum += seconds;
 }
 
 /// The `method` label takes these values only: anyone can send `FOO /` and must not grow
@@ -139,15 +142,21 @@ pub fn method_label(method: &str) -> &'static str {
         .unwrap_or("other")
 }
 
-pub fn http_request(route: &str, method: &str, status: u16) {
-    increment(
-        "payment_center_http_requests_total",
-        &[
-            ("route", route),
-            ("method", method_label(method)),
-            ("status", &status.to_string()),
-        ],
-    );
+/// One answered request: counted by route, method and status, and timed by route, under one
+/// lock (it is on every request's path).
+pub fn http_request(route: &str, method: &str, status: u16, took: Duration) {
+    let counted = labels(&[
+        ("route", route),
+        ("method", method_label(method)),
+        ("status", &status.to_string()),
+    ]);
+    let timed = labels(&[("route", route)]);
+    let mut registry = REGISTRY.lock().expect("metrics lock");
+    *registry
+        .counters
+        .entry(("payment_center_http_requests_total", counted))
+        .or_insert(0) += 1;
+    registry.observe("payment_center_http_request_duration_seconds", timed, took);
 }
 
 /// Every label set a counter can take that is known before traffic (all but the HTTP request

@@ -135,10 +135,6 @@ pub async fn observe(
         route,
         response.request().method().as_str(),
         response.status().as_u16(),
-    );
-    metrics::observe(
-        "payment_center_http_request_duration_seconds",
-        &[("route", route)],
         started.elapsed(),
     );
     Ok(response)
