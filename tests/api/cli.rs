@@ -307,17 +307,17 @@ async fn a_live_process_takes_a_payment_from_another_process_sandbox() {
     let ready = crate::helpers::get_json(&client, &format!("{base}/readyz")).await;
     assert_eq!(ready["mode"], "live");
 
-    let added = binary(dir.path())
-        .args([
-            "merchant",
+    let database = dir.path().join("payment-center.db");
+    let added = merchant_command(
+        database.to_str().unwrap(),
+        &[
             "add",
             "--name",
             "live shop",
             "--return-url-prefix",
             "http://127.0.0.1",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(
         added.status.success(),
         "{}",
@@ -615,19 +615,9 @@ async fn a_course_login_is_set_from_the_command_line_and_opens_the_course_only()
     assert_eq!(printed, json!({"merchant_id": id, "user_id": user}));
     assert!(!String::from_utf8_lossy(&set.stdout).contains("imooc-shop-pass"));
 
-    let created: Value = app
-        .client
-        .post(app.url("/payment/createMerchantOrder"))
-        .header("imoocUserId", &user)
-        .header("password", "imooc-shop-pass")
-        .json(&json!({"merchantOrderId": "cli-course-1", "merchantUserId": "u1", "amount": 1,
-                      "payMethod": 1, "returnUrl": "http://localhost:8088/orders/notifyMerchantOrderPaid"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = json!({"merchantOrderId": "cli-course-1", "merchantUserId": "u1", "amount": 1,
+                      "payMethod": 1, "returnUrl": "http://localhost:8088/orders/notifyMerchantOrderPaid"});
+    let created = crate::legacy::create(&app, &body, &user, "imooc-shop-pass").await;
     assert_eq!(created["status"], 200, "{created}");
 
     // Another merchant cannot take the same user id.

@@ -32,7 +32,8 @@ fn course_body(id: &str) -> Value {
     })
 }
 
-async fn create(app: &TestApp, body: &Value, user: &str, password: &str) -> Value {
+/// `POST /payment/createMerchantOrder` with the course's login headers: the envelope.
+pub async fn create(app: &TestApp, body: &Value, user: &str, password: &str) -> Value {
     app.client
         .post(app.url("/payment/createMerchantOrder"))
         .header("imoocUserId", user)
