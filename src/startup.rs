@@ -130,33 +130,14 @@ impl Application {
         let wechat = Arc::new(WechatClient::new(wechat_config, http.clone()));
         let wechat_check = Arc::new(std::sync::Mutex::new(CredentialCheck::Unchecked));
         if live {
-            // Verify the account without money, in the background: an unreachable WeChat
-            // must not stop the start, and the result goes to the log and to /readyz.
-            let (wechat, check) = (wechat.clone(), wechat_check.clone());
-            tokio::spawn(async move {
-                let found = wechat.check_credentials().await;
-                match &found {
-                    CredentialCheck::Accepted => {
-                        log::info!("WeChat Pay: credentials accepted (an orderquery for a non-existent order answered ORDERNOTEXIST)")
-                    }
-                    CredentialCheck::Refused(e) => {
-                        log::error!("WeChat Pay refused the credentials: {e}")
-                    }
-                    CredentialCheck::Unreachable(e) => {
-                        log::warn!("WeChat Pay did not answer the credential check: {e}")
-                    }
-                    CredentialCheck::Unchecked => {}
-                }
-                *check.lock().unwrap_or_else(|e| e.into_inner()) = found;
-            });
+            spawn_credential_check(wechat.clone(), wechat_check.clone());
         }
-        if let Cache::Redis(_) = &cache {
-            if let Err(e) = cache.ping().await {
-                log::warn!(
-                    "Redis does not answer ({e}): serving from the database until it does; \
-                     /readyz reports it"
-                );
-            }
+        // The in-process cache always answers; Redis may not.
+        if let Err(e) = cache.ping().await {
+            log::warn!(
+                "Redis does not answer ({e}): serving from the database until it does; \
+                 /readyz reports it"
+            );
         }
         let webhook_wakeup = Arc::new(Notify::new());
         let reconcile_worker = Arc::new(ReconcileWorker::new(
@@ -274,6 +255,29 @@ impl Application {
         }
         served
     }
+}
+
+/// Verifies the live account without money, in the background (an unreachable WeChat must not
+/// stop the start); the result goes to the log and, through `check`, to /readyz.
+fn spawn_credential_check(
+    wechat: Arc<WechatClient>,
+    check: Arc<std::sync::Mutex<CredentialCheck>>,
+) {
+    tokio::spawn(async move {
+        let found = wechat.check_credentials().await;
+        match &found {
+            CredentialCheck::Accepted => log::info!(
+                "WeChat Pay: credentials accepted (an orderquery for a non-existent order \
+                 answered ORDERNOTEXIST)"
+            ),
+            CredentialCheck::Refused(e) => log::error!("WeChat Pay refused the credentials: {e}"),
+            CredentialCheck::Unreachable(e) => {
+                log::warn!("WeChat Pay did not answer the credential check: {e}")
+            }
+            CredentialCheck::Unchecked => {}
+        }
+        *check.lock().unwrap_or_else(|e| e.into_inner()) = found;
+    });
 }
 
 /// The sandbox's own account, and its notify schedule.

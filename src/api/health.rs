@@ -35,11 +35,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     // A worker that is not running (it panicked and waits to start again, or stopped) leaves
     // webhooks undelivered or payments unreconciled: the instance is not fully ready.
     let mut workers = serde_json::Map::new();
-    let mut stalled = Vec::new();
+    let mut not_ready = Vec::new();
     for (name, status) in &state.workers {
         let worker_state = status.state();
         if matches!(worker_state, WorkerState::Restarting | WorkerState::Stopped) {
-            stalled.push(format!("the {name} worker is not running"));
+            not_ready.push(format!("the {name} worker is not running"));
         }
         workers.insert(
             (*name).to_owned(),
@@ -59,9 +59,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         wechat["error"] = json!(e);
     }
     if let CredentialCheck::Refused(_) = wechat_check {
-        stalled.push("WeChat Pay refused the credentials".to_owned());
+        not_ready.push("WeChat Pay refused the credentials".to_owned());
     }
-    let ready = database.is_ok() && cache.is_ok() && stalled.is_empty();
+    let ready = database.is_ok() && cache.is_ok() && not_ready.is_empty();
     let mut cache_check = check(&cache);
     cache_check["kind"] = json!(state.cache.kind());
     let mut body = json!({
@@ -79,7 +79,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         let down: Vec<String> = [database, cache]
             .into_iter()
             .filter_map(Result::err)
-            .chain(stalled)
+            .chain(not_ready)
             .collect();
         body["error"] = json!({"code": "unavailable", "message": down.join("; ")});
         log::warn!("not ready: {body}");
