@@ -1,7 +1,7 @@
 //! Settings from the environment (a `.env` file is read first by `main`). Secrets and
 //! passwords inside URLs never come out through `Debug`.
 
-use crate::wechat::SignType;
+use crate::channel::wechat::SignType;
 use ipnet::IpNet;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -573,7 +573,7 @@ impl Settings {
             },
         };
         let sandbox_max_trades = match lookup("SANDBOX_MAX_TRADES") {
-            None => crate::sandbox::DEFAULT_CAPACITY,
+            None => crate::channel::wechat::sandbox::DEFAULT_CAPACITY,
             Some(v) => v
                 .parse::<usize>()
                 .ok()

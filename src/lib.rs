@@ -1,15 +1,15 @@
 pub mod api;
 pub mod cache;
+pub mod channel;
 pub mod config;
 pub mod core;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod http;
 pub mod metrics;
 pub mod reconcile;
-pub mod sandbox;
 pub mod startup;
 pub mod state;
 pub mod webhook;
-pub mod wechat;
 pub mod workers;

@@ -116,7 +116,7 @@ async fn sandbox(settings: Settings) -> CliResult {
         "WeChat Pay v2 sandbox on port {}: point a client at http://127.0.0.1:{}{}",
         server.port(),
         server.port(),
-        payment_center::sandbox::MOUNT
+        payment_center::channel::wechat::sandbox::MOUNT
     );
     server.run_until_stopped().await?;
     Ok(())

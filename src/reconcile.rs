@@ -5,12 +5,12 @@
 //! time. Several instances can run it: each trade is leased with a conditional update first.
 //! It also deletes refused notifies past their retention.
 
+use crate::channel::wechat::{ChannelError, WechatClient};
 use crate::core::lifecycle::{close_then_query, payment_of, record_query, CloseVerdict};
 use crate::core::order_state::{self, ReportedPayment, StateError};
 use crate::db::wechat_trades::{self, WechatTrade, CLOSING};
 use crate::db::{self, orders, rejected_notifies, DbError, DbPool};
 use crate::domain::{time, OrderStatus};
-use crate::wechat::{ChannelError, WechatClient};
 use chrono::{Duration, NaiveDateTime};
 use std::sync::Arc;
 use tokio::sync::Notify;

@@ -3,14 +3,14 @@
 
 use crate::api;
 use crate::cache::Cache;
+use crate::channel::wechat::sandbox::{self, Sandbox, SandboxConfig};
+use crate::channel::wechat::{self, CredentialCheck, WechatClient, WechatConfig};
 use crate::config::Settings;
 use crate::core::merchants::{self, IssuedCredentials};
 use crate::db::{self, DbError, DbPool};
 use crate::reconcile::ReconcileWorker;
-use crate::sandbox::{self, Sandbox, SandboxConfig};
 use crate::state::AppState;
 use crate::webhook::{RetrySchedule, TargetPolicy, WebhookWorker};
-use crate::wechat::{self, CredentialCheck, WechatClient, WechatConfig};
 use crate::workers::{supervise, WorkerStatus};
 use actix_web::dev::Server;
 use actix_web::middleware::Logger;
@@ -167,7 +167,6 @@ impl Application {
                 ("webhook", workers.webhook.clone()),
                 ("reconcile", workers.reconcile.clone()),
             ],
-            request_timeout: settings.request_timeout,
             refused_notifies: Default::default(),
             wechat_check: wechat_check.clone(),
             openapi_json: api::served_openapi(&public_base_url).into(),
@@ -408,6 +407,7 @@ fn run(
     sandbox: Option<web::Data<Sandbox>>,
     request_timeout: Duration,
 ) -> std::io::Result<Server> {
+    let body_timeout = web::Data::new(crate::http::body::BodyTimeout(request_timeout));
     let server = HttpServer::new(move || {
         let mut app = App::new()
             .wrap(actix_web::middleware::from_fn(api::cors))
@@ -418,6 +418,7 @@ fn run(
             ))
             .app_data(state.clone())
             .app_data(origins.clone())
+            .app_data(body_timeout.clone())
             .configure(api::configure);
         if let Some(sandbox) = &sandbox {
             app = app.service(
@@ -429,7 +430,7 @@ fn run(
         app.default_service(web::to(api::not_found))
     })
     // Headers must arrive within the request timeout (then 408); bodies are read against the
-    // same clock by `api::read_capped`. An idle keep-alive connection is dropped after 30 s.
+    // same clock by `http::body::read_capped`. An idle keep-alive connection is dropped after 30 s.
     .client_request_timeout(request_timeout)
     .client_disconnect_timeout(Duration::from_secs(2))
     .keep_alive(Duration::from_secs(30))

@@ -1,8 +1,8 @@
 use crate::api::RefusalSampler;
 use crate::cache::Cache;
+use crate::channel::wechat::{CredentialCheck, WechatClient};
 use crate::config::PaymentMode;
 use crate::db::DbPool;
-use crate::wechat::{CredentialCheck, WechatClient};
 use crate::workers::WorkerStatus;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -26,8 +26,6 @@ pub struct AppState {
     pub mode: PaymentMode,
     /// The background workers by name, for `/readyz`.
     pub workers: Vec<(&'static str, Arc<WorkerStatus>)>,
-    /// How long a client may take to send a request body.
-    pub request_timeout: std::time::Duration,
     /// Which unauthenticated notifies are kept for operators (a few a minute).
     pub refused_notifies: RefusalSampler,
     /// `GET /openapi.json`, with this installation's base URL as its server.

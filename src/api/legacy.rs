@@ -127,7 +127,7 @@ async fn params(
 
 /// Any other method on the course's paths: the course's envelope, like every answer there.
 pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    api_error(super::not_allowed(&req))
+    api_error(crate::http::not_allowed(&req))
 }
 
 /// `POST /payment/createMerchantOrder`, JSON `{merchantOrderId, merchantUserId, amount,

@@ -1,7 +1,6 @@
 //! HTTP handlers, thin: parse the request, call `crate::core`, map the error once.
 
 mod auth;
-mod body;
 mod cashier;
 mod checkout;
 mod cors;
@@ -13,8 +12,8 @@ mod orders;
 mod payments;
 mod webhooks;
 
+pub use crate::http::body::{read_capped, read_json, MAX_JSON_BODY};
 pub use auth::AuthenticatedMerchant;
-pub use body::{read_capped, read_json, MAX_JSON_BODY};
 pub use cors::{cors, StorefrontOrigins};
 pub use notify::{
     sample_field, RefusalSampler, KEPT_BODY_BYTES, SAMPLES_PER_MINUTE, SAMPLE_FIELD_BYTES,
@@ -28,33 +27,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-/// Declares routes once: `configure` registers them, and `ROUTES` lists (method, path) for
-/// the test that keeps the OpenAPI document true.
-macro_rules! routes {
-    ($($method:ident $path:literal => $handler:path;)*) => {
-        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
-
-        pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
-            // One resource per path, holding each of its methods: a second resource for the
-            // same path would never be reached (the first answers 405).
-            let mut resources: Vec<(&str, actix_web::Resource)> = Vec::new();
-            $(
-                let route = actix_web::web::$method().to($handler);
-                match resources.iter().position(|(path, _)| *path == $path) {
-                    Some(i) => {
-                        let (path, resource) = resources.remove(i);
-                        resources.insert(i, (path, resource.route(route)));
-                    }
-                    None => resources.push(($path, $crate::api::resource($path).route(route))),
-                }
-            )*
-            for (_, resource) in resources {
-                cfg.service(resource);
-            }
-        }
-    };
-}
-pub(crate) use routes;
+use crate::http::routes;
 
 // Routes are matched in this order: the hottest first (the storefront polls its checkout).
 routes! {
@@ -99,17 +72,8 @@ pub fn resource(path: &str) -> actix_web::Resource {
     if legacy::COURSE_PATHS.contains(&path) {
         web::resource(path).default_service(web::to(legacy::method_not_allowed))
     } else {
-        web::resource(path).default_service(web::to(method_not_allowed))
+        crate::http::resource(path)
     }
-}
-
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(not_allowed(&req))
-}
-
-/// The error for a method a path does not take; each envelope writes it its own way.
-fn not_allowed(req: &HttpRequest) -> ApiError {
-    ApiError::MethodNotAllowed(format!("{} is not allowed on {}", req.method(), req.path()))
 }
 
 /// Every path that matches no route.

@@ -3,6 +3,7 @@
 //! reason, for anything that does not check out, which is kept for an operator and changes
 //! nothing, and for a payment we could not record, so that WeChat tries again.
 
+use crate::channel::wechat::xml::{self, Fields};
 use crate::core::notify;
 use crate::core::order_state::{self, StateError};
 use crate::core::timeline;
@@ -10,7 +11,6 @@ use crate::db::{self, rejected_notifies, wechat_trades, DbError};
 use crate::domain::{random_string, time};
 use crate::metrics;
 use crate::state::AppState;
-use crate::wechat::xml::{self, Fields};
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -48,9 +48,14 @@ mod tests {
             .iter()
             .map(|(m, p)| (m.to_string(), p.to_string()))
             .chain(
-                crate::sandbox::ROUTES
+                crate::channel::wechat::sandbox::ROUTES
                     .iter()
-                    .map(|(m, p)| (m.to_string(), format!("{}{p}", crate::sandbox::MOUNT))),
+                    .map(|(m, p)| {
+                        (
+                            m.to_string(),
+                            format!("{}{p}", crate::channel::wechat::sandbox::MOUNT),
+                        )
+                    }),
             )
             .collect();
         let undocumented: Vec<_> = served.difference(&documented).collect();

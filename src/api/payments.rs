@@ -1,6 +1,7 @@
 //! Paying an order through WeChat: one endpoint per trade type, and closing.
 
 use super::{read_json, AuthenticatedMerchant};
+use crate::channel::wechat::{pay_params, WechatConfig};
 use crate::core::lifecycle;
 use crate::core::orders::{self, OrderView};
 use crate::core::payments::{self, Switch, TradeRequest};
@@ -8,7 +9,6 @@ use crate::core::snapshots::{self, OrderSnapshot};
 use crate::domain::time::rfc3339;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::wechat::{pay_params, WechatConfig};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 

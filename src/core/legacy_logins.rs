@@ -2,12 +2,12 @@
 //! sends from the browser. Public by construction, it opens the course's paths only; the v1
 //! API key is never accepted there, and this login never opens `/v1`.
 
+use crate::channel::wechat::sign::constant_time_eq;
 use crate::core::merchants::{self, MerchantError, MerchantProfile};
 use crate::core::snapshots;
 use crate::db::legacy_logins::{self, LegacyLogin};
 use crate::db::{self, AnyConnection, DbError, DbPool};
 use crate::domain::{random_string, time};
-use crate::wechat::sign::constant_time_eq;
 use sha2::{Digest, Sha256};
 
 fn password_hash(salt: &str, password: &str) -> String {

@@ -2,6 +2,7 @@
 //! never came: the WeChat side of the order lifecycle. State changes go through
 //! `order_state`, like a notify's.
 
+use crate::channel::wechat::{parse_beijing_time, ChannelError, TradeQuery, WechatClient};
 use crate::core::merchants::MerchantProfile;
 use crate::core::order_state::{self, PaymentSource, ReportedPayment, StateError};
 use crate::core::orders;
@@ -11,7 +12,6 @@ use crate::db::{self, wechat_trades, DbPool};
 use crate::domain::{time, OrderStatus};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::wechat::{parse_beijing_time, ChannelError, TradeQuery, WechatClient};
 use serde_json::json;
 
 /// What WeChat says of a trade we want closed.

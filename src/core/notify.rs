@@ -1,11 +1,11 @@
 //! WeChat's payment notify: every check before anything is recorded, in the order that
 //! tells a forged or mistaken message apart from a payment.
 
+use crate::channel::wechat::sign::{self, SignType};
+use crate::channel::wechat::xml::Fields;
+use crate::channel::wechat::{parse_beijing_time, WechatConfig};
 use crate::core::order_state::{PaymentSource, ReportedPayment};
 use crate::domain::time;
-use crate::wechat::sign::{self, SignType};
-use crate::wechat::xml::Fields;
-use crate::wechat::{parse_beijing_time, WechatConfig};
 
 /// Checks a decoded notify; `Err` is the reason to refuse it (answered in `return_msg`).
 pub fn check(fields: &Fields, config: &WechatConfig) -> Result<ReportedPayment, String> {
@@ -62,7 +62,7 @@ pub fn check(fields: &Fields, config: &WechatConfig) -> Result<ReportedPayment, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wechat::{SANDBOX_API_KEY, SANDBOX_APP_ID, SANDBOX_MCH_ID};
+    use crate::channel::wechat::{SANDBOX_API_KEY, SANDBOX_APP_ID, SANDBOX_MCH_ID};
 
     fn config() -> WechatConfig {
         WechatConfig {
@@ -151,8 +151,8 @@ mod tests {
 #[cfg(test)]
 mod fuzz {
     use super::*;
-    use crate::wechat::xml;
-    use crate::wechat::{SANDBOX_API_KEY, SANDBOX_APP_ID, SANDBOX_MCH_ID};
+    use crate::channel::wechat::xml;
+    use crate::channel::wechat::{SANDBOX_API_KEY, SANDBOX_APP_ID, SANDBOX_MCH_ID};
     use proptest::prelude::*;
 
     fn config() -> WechatConfig {

@@ -6,6 +6,7 @@
 //! kind of trade supersedes the open one: it is given up on our side at once and closed at
 //! WeChat by the reconcile worker, so an order is payable through one trade at a time.
 
+use crate::channel::wechat::{TradeType, UnifiedOrder};
 use crate::core::timeline;
 use crate::db::orders::{self, Order};
 use crate::db::wechat_trades::{self, NewWechatTrade, WechatTrade};
@@ -13,7 +14,6 @@ use crate::db::{self, AnyConnection, DbError};
 use crate::domain::{time, OrderStatus};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::wechat::{TradeType, UnifiedOrder};
 use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

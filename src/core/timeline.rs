@@ -5,6 +5,7 @@
 //! never fails a payment). Webhook attempts come from their own table. No detail ever holds a
 //! key, a secret or a signature.
 
+use crate::channel::wechat::ChannelError;
 use crate::core::merchants::MerchantProfile;
 use crate::core::orders;
 use crate::db::order_events::{self, OrderEvent};
@@ -12,7 +13,6 @@ use crate::db::{self, webhook_events, AnyConnection, DbError, DbPool};
 use crate::domain::random_string;
 use crate::domain::time::{self, serde_rfc3339};
 use crate::error::ApiError;
-use crate::wechat::ChannelError;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use serde_json::{json, Value};

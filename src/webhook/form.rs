@@ -1,5 +1,5 @@
+use crate::channel::wechat::sign::{self, SignType};
 use crate::domain::random_string;
-use crate::wechat::sign::{self, SignType};
 
 pub const FORM_SIGN_TYPE: &str = "HMAC-SHA256";
 

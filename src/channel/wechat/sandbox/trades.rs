@@ -1,8 +1,8 @@
 use super::book::TradeBook;
+use crate::channel::wechat::sign::{self, SignType};
+use crate::channel::wechat::xml::Fields;
+use crate::channel::wechat::{beijing_time, parse_beijing_time, TradeType};
 use crate::domain::random_string;
-use crate::wechat::sign::{self, SignType};
-use crate::wechat::xml::Fields;
-use crate::wechat::{beijing_time, parse_beijing_time, TradeType};
 use chrono::{Duration, NaiveDateTime, Utc};
 use rand::Rng;
 use std::sync::Mutex;

@@ -296,7 +296,7 @@ pub fn check_reply(reply: Fields, config: &WechatConfig) -> Result<Fields, Chann
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wechat::{SANDBOX_API_KEY, SANDBOX_APP_ID, SANDBOX_MCH_ID};
+    use crate::channel::wechat::{SANDBOX_API_KEY, SANDBOX_APP_ID, SANDBOX_MCH_ID};
 
     fn config() -> WechatConfig {
         WechatConfig {

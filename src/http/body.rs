@@ -1,5 +1,4 @@
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::{mime, web, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -26,8 +25,11 @@ pub async fn read_json(req: &HttpRequest, payload: web::Payload) -> Result<Value
         .map_err(|e| ApiError::InvalidRequest(format!("the request body is not valid JSON: {e}")))
 }
 
-/// How long a body may take to arrive when the server sets no other limit
-/// (`AppState::request_timeout`).
+/// How long a request body may take to arrive (`REQUEST_TIMEOUT`), as app data.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
+
+/// How long a body may take to arrive when the server sets no `BodyTimeout`.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads a body of at most `MAX_JSON_BODY` bytes; a larger one (declared or sent) is a 413
@@ -36,8 +38,8 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// connection and a worker's attention for long.
 pub async fn read_capped(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, ApiError> {
     let limit = req
-        .app_data::<web::Data<AppState>>()
-        .map_or(DEFAULT_BODY_TIMEOUT, |state| state.request_timeout);
+        .app_data::<web::Data<BodyTimeout>>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
     match tokio::time::timeout(limit, read_all(req, payload)).await {
         Ok(read) => read,
         Err(_) => Err(ApiError::RequestTimeout(format!(

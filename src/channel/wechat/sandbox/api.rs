@@ -1,14 +1,15 @@
 use super::notifier;
 use super::trades::{Outcome, PayRefusal, Sandbox};
-use crate::api::{read_capped, read_json};
+use crate::channel::wechat::sign::SignType;
+use crate::channel::wechat::xml::{self, Fields};
 use crate::error::ApiError;
-use crate::wechat::sign::SignType;
-use crate::wechat::xml::{self, Fields};
+use crate::http::body::{read_capped, read_json};
+use crate::http::{resource, routes};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 // The sandbox's routes, mounted under `super::MOUNT`.
-crate::api::routes! {
+routes! {
     post "/pay/unifiedorder" => unified_order;
     post "/pay/orderquery" => order_query;
     post "/pay/closeorder" => close_order;

@@ -58,7 +58,7 @@ pub fn app(config: &WechatConfig, prepay_id: &str, timestamp: i64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wechat::sign::{self, SignType};
+    use crate::channel::wechat::sign::{self, SignType};
     use std::collections::BTreeMap;
 
     fn config(sign_type: SignType) -> WechatConfig {

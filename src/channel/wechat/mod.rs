@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod pay_params;
+pub mod sandbox;
 pub mod sign;
 pub mod xml;
 

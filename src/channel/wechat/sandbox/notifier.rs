@@ -2,8 +2,8 @@
 //! pause of the schedule, until an answer says `<return_code>SUCCESS</return_code>`.
 
 use super::trades::{NotifyAttempt, Sandbox};
+use crate::channel::wechat::xml;
 use crate::domain::time;
-use crate::wechat::xml;
 use actix_web::web;
 use std::time::Duration;
 

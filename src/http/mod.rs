@@ -1,0 +1,51 @@
+//! What every HTTP surface shares (the API, the sandboxes): capped body reading and the
+//! route table macro. Nothing here knows a handler.
+
+pub mod body;
+
+use crate::error::ApiError;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// Declares routes once: `configure` registers them, and `ROUTES` lists (method, path) for
+/// the test that keeps the OpenAPI document true.
+/// Each invoking module has a `resource(path)` in scope: the resource its wrong-method
+/// answers come from.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+            // One resource per path, holding each of its methods: a second resource for the
+            // same path would never be reached (the first answers 405).
+            let mut resources: Vec<(&str, actix_web::Resource)> = Vec::new();
+            $(
+                let route = actix_web::web::$method().to($handler);
+                match resources.iter().position(|(path, _)| *path == $path) {
+                    Some(i) => {
+                        let (path, resource) = resources.remove(i);
+                        resources.insert(i, (path, resource.route(route)));
+                    }
+                    None => resources.push(($path, resource($path).route(route))),
+                }
+            )*
+            for (_, resource) in resources {
+                cfg.service(resource);
+            }
+        }
+    };
+}
+pub(crate) use routes;
+
+/// A resource whose wrong-method answer is the JSON error envelope like every other error.
+pub fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(not_allowed(&req))
+}
+
+/// The error for a method a path does not take; each envelope writes it its own way.
+pub fn not_allowed(req: &HttpRequest) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{} is not allowed on {}", req.method(), req.path()))
+}
