@@ -2,6 +2,7 @@
 //! passwords inside URLs never come out through `Debug`.
 
 use crate::channel::wechat::SignType;
+pub use crate::http::redact_url;
 use ipnet::IpNet;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -617,30 +618,6 @@ impl Settings {
             demo_merchant,
         })
     }
-}
-
-/// A URL fit for a log line: the password of `scheme://user:password@host` and the value of any
-/// query parameter whose name speaks of a password (libpq takes `?password=…`) become `***`.
-/// What does not parse as a URL is kept whole (a SQLite path).
-pub fn redact_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return url.to_owned();
-    };
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("***"));
-    }
-    let secret = |name: &str| name.to_ascii_lowercase().contains("password");
-    if parsed.query_pairs().any(|(name, _)| secret(&name)) {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(name, value)| {
-                let value = if secret(&name) { "***".into() } else { value };
-                (name.into_owned(), value.into_owned())
-            })
-            .collect();
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    parsed.to_string()
 }
 
 impl fmt::Debug for Settings {

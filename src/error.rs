@@ -1,5 +1,6 @@
 //! The one mapping from failures to HTTP: `{"error": {"code", "message"}}`.
 
+use crate::core::CoreError;
 use crate::db::DbError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -55,6 +56,21 @@ impl ApiError {
 
     pub fn order_not_found() -> ApiError {
         ApiError::NotFound("no order with this merchant_order_id".into())
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::InvalidRequest(m) => ApiError::InvalidRequest(m),
+            CoreError::Unauthorized(m) => ApiError::Unauthorized(m),
+            CoreError::NotFound(m) => ApiError::NotFound(m),
+            CoreError::Conflict(m) => ApiError::Conflict(m),
+            CoreError::OrderNotPayable(m) => ApiError::OrderNotPayable(m),
+            CoreError::Channel(m) => ApiError::Channel(m),
+            CoreError::Unavailable(m) => ApiError::Unavailable(m),
+            CoreError::Internal(m) => ApiError::Internal(m),
+        }
     }
 }
 

@@ -1,23 +1,23 @@
-//! The reconcile worker: finds what WeChat knows and we were not told. For open trades with
-//! no notify it queries with backoff (1, 2, 5, 10, 30 minutes, then at expiry), not every
+//! The reconcile worker: finds what a channel knows and we were not told. For open trades
+//! with no notify it queries with backoff (1, 2, 5, 10, 30 minutes, then at expiry), not every
 //! minute forever; at expiry it closes the trade, then queries (close-then-query), so a
-//! payment at the last second is recorded, not lost; it finishes closes WeChat refused at the
-//! time. Several instances can run it: each trade is leased with a conditional update first.
+//! payment at the last second is recorded, not lost; it finishes closes a channel refused at
+//! the time, and closes the other channels' trades of an order paid through one. Several instances can run it: each trade is leased with a conditional update first.
 //! It also deletes refused notifies past their retention.
 
-use crate::channel::wechat::{ChannelError, WechatClient};
-use crate::core::lifecycle::{close_then_query, payment_of, record_query, CloseVerdict};
-use crate::core::order_state::{self, ReportedPayment, StateError};
-use crate::db::wechat_trades::{self, WechatTrade, CLOSING};
+use crate::channel::{Channel, ChannelId, Channels, ReportedPayment, TradeState};
+use crate::core::effects::{self, EffectTargets};
+use crate::core::lifecycle::{close_then_query, record_query, CloseVerdict};
+use crate::core::order_state::{self, StateError};
+use crate::db::channel_trades::{self, ChannelTrade, CLOSING};
 use crate::db::{self, orders, rejected_notifies, DbError, DbPool};
 use crate::domain::{time, OrderStatus};
 use chrono::{Duration, NaiveDateTime};
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// Pauses between active queries after the first (which comes a minute after unifiedorder).
 const QUERY_BACKOFF_MINUTES: [i64; 4] = [2, 5, 10, 30];
-/// A failed call to WeChat is tried again after this long.
+/// A failed channel call is tried again after this long.
 const RETRY_AFTER: Duration = Duration::minutes(1);
 /// A leased trade is this worker's for this long.
 const LEASE: Duration = Duration::minutes(2);
@@ -27,8 +27,8 @@ const BATCH: i64 = 50;
 
 pub struct ReconcileWorker {
     pool: DbPool,
-    wechat: Arc<WechatClient>,
-    webhook_wakeup: Arc<Notify>,
+    channels: Channels,
+    targets: EffectTargets,
 }
 
 /// What one step did, for tests and logs.
@@ -41,11 +41,11 @@ pub struct Step {
 }
 
 impl ReconcileWorker {
-    pub fn new(pool: DbPool, wechat: Arc<WechatClient>, webhook_wakeup: Arc<Notify>) -> Self {
+    pub fn new(pool: DbPool, channels: Channels, targets: EffectTargets) -> Self {
         ReconcileWorker {
             pool,
-            wechat,
-            webhook_wakeup,
+            channels,
+            targets,
         }
     }
 
@@ -53,16 +53,16 @@ impl ReconcileWorker {
     pub async fn run_once(&self) -> Result<Step, DbError> {
         let now = time::now();
         let due = db::run(&self.pool, move |conn| {
-            wechat_trades::due(conn, now, BATCH).map_err(DbError::from)
+            channel_trades::due(conn, now, BATCH).map_err(DbError::from)
         })
         .await?;
         let mut trades = 0;
         for trade in due {
-            // Leased one at a time, just before its calls to WeChat, so a lease never runs out
+            // Leased one at a time, just before its channel calls, so a lease never runs out
             // while the trade waits its turn behind others.
             let lease = trade.clone();
             let mine = db::run(&self.pool, move |conn| {
-                wechat_trades::lease(conn, &lease, time::now() + LEASE).map_err(DbError::from)
+                channel_trades::lease(conn, &lease, time::now() + LEASE).map_err(DbError::from)
             })
             .await?;
             if !mine {
@@ -86,7 +86,16 @@ impl ReconcileWorker {
         })
     }
 
-    async fn reconcile_trade(&self, trade: WechatTrade) -> Result<(), StateError> {
+    async fn reconcile_trade(&self, trade: ChannelTrade) -> Result<(), StateError> {
+        let Some(channel) = ChannelId::parse(&trade.channel).and_then(|id| self.channels.get(id))
+        else {
+            // A channel this process does not run (e.g. configured on another instance only):
+            // looked at again later, by whoever has it.
+            return self
+                .retry(&trade, "the channel is not configured here")
+                .await;
+        };
+        let channel = channel.as_ref();
         let order_id = trade.order_id.clone();
         let order = db::run(&self.pool, move |conn| {
             orders::find(conn, &order_id).map_err(DbError::from)
@@ -99,80 +108,76 @@ impl ReconcileWorker {
         let waiting = OrderStatus::from_stored(&order.status) == Some(OrderStatus::WaitPay);
         if trade.status == CLOSING || !waiting {
             // Given up on our side (superseded, order closed or paid through another trade):
-            // close it at WeChat, and record a payment it took meanwhile.
-            return match close_then_query(
-                &self.wechat,
-                &self.pool,
-                &trade.order_id,
-                &trade.out_trade_no,
-            )
-            .await
-            {
-                CloseVerdict::Closed => self.mark_closed(&trade.out_trade_no).await,
+            // close it at the channel, and record a payment it took meanwhile.
+            return match self.close_then_query(channel, &trade).await {
+                CloseVerdict::Closed => self.mark_closed(&trade).await,
                 CloseVerdict::Paid(payment) => self.record(payment).await,
                 CloseVerdict::Retry(reason) => self.retry(&trade, &reason).await,
             };
         }
         if order.expires_at <= now {
-            return match close_then_query(
-                &self.wechat,
-                &self.pool,
-                &trade.order_id,
-                &trade.out_trade_no,
-            )
-            .await
-            {
-                CloseVerdict::Closed => self.close_order(&order.id, &trade.out_trade_no).await,
+            return match self.close_then_query(channel, &trade).await {
+                CloseVerdict::Closed => self.close_order(&order.id, &trade).await,
                 CloseVerdict::Paid(payment) => self.record(payment).await,
                 CloseVerdict::Retry(reason) => self.retry(&trade, &reason).await,
             };
         }
-        let queried = self.wechat.order_query(&trade.out_trade_no).await;
-        record_query(&self.pool, &trade.order_id, &trade.out_trade_no, &queried).await;
+        let queried = channel.query(&trade.out_trade_no).await;
+        record_query(
+            &self.pool,
+            channel,
+            &trade.order_id,
+            &trade.out_trade_no,
+            &queried,
+        )
+        .await;
         match queried {
-            Ok(query) => match payment_of(&trade.out_trade_no, &query) {
-                Some(payment) => self.record(payment).await,
-                // Closed at WeChat by someone else: the order needs a new trade to be paid.
-                None if query.trade_state == "CLOSED" => {
-                    self.mark_closed(&trade.out_trade_no).await
-                }
-                None => self.back_off(&trade, order.expires_at).await,
-            },
-            Err(ChannelError::Business { err_code, .. }) if err_code == "ORDERNOTEXIST" => {
+            Ok(TradeState::Paid(payment)) => self.record(payment).await,
+            // Closed at the channel by someone else: the order needs a new trade to be paid.
+            Ok(TradeState::Closed) => self.mark_closed(&trade).await,
+            Ok(TradeState::Waiting | TradeState::Paying | TradeState::NotFound) => {
                 self.back_off(&trade, order.expires_at).await
             }
             Err(e) => self.retry(&trade, &e.to_string()).await,
         }
     }
 
+    async fn close_then_query(&self, channel: &dyn Channel, trade: &ChannelTrade) -> CloseVerdict {
+        close_then_query(channel, &self.pool, &trade.order_id, &trade.out_trade_no).await
+    }
+
     async fn record(&self, payment: ReportedPayment) -> Result<(), StateError> {
-        let outcome = db::run(&self.pool, move |conn| {
+        let (outcome, changed) = db::run(&self.pool, move |conn| {
             order_state::record_payment(conn, &payment)
         })
         .await?;
         log::info!("reconcile found a payment: {outcome:?}");
-        if outcome.wrote_event() {
-            self.webhook_wakeup.notify_one();
-        }
+        effects::apply(&self.targets, changed).await;
         Ok(())
     }
 
-    async fn close_order(&self, order_id: &str, confirmed: &str) -> Result<(), StateError> {
-        let (order_id, confirmed) = (order_id.to_owned(), confirmed.to_owned());
-        let closed = db::run(&self.pool, move |conn| {
-            order_state::close(conn, &order_id, Some(&confirmed))
+    async fn close_order(
+        &self,
+        order_id: &str,
+        confirmed: &ChannelTrade,
+    ) -> Result<(), StateError> {
+        let order_id = order_id.to_owned();
+        let confirmed = ChannelId::parse(&confirmed.channel)
+            .map(|c| vec![(c, confirmed.out_trade_no.clone())])
+            .unwrap_or_default();
+        let (_, changed) = db::run(&self.pool, move |conn| {
+            order_state::close(conn, &order_id, &confirmed)
         })
         .await?;
-        if closed.is_some() {
-            self.webhook_wakeup.notify_one();
-        }
+        effects::apply(&self.targets, changed).await;
         Ok(())
     }
 
-    async fn mark_closed(&self, out_trade_no: &str) -> Result<(), StateError> {
-        let out_trade_no = out_trade_no.to_owned();
+    async fn mark_closed(&self, trade: &ChannelTrade) -> Result<(), StateError> {
+        let (channel, out_trade_no) = (trade.channel.clone(), trade.out_trade_no.clone());
         db::run(&self.pool, move |conn| {
-            wechat_trades::mark_closed(conn, &out_trade_no, time::now()).map_err(DbError::from)
+            channel_trades::mark_closed(conn, &channel, &out_trade_no, time::now())
+                .map_err(DbError::from)
         })
         .await?;
         Ok(())
@@ -181,7 +186,7 @@ impl ReconcileWorker {
     /// Not paid yet: the next query after the next pause of the backoff, never past expiry.
     async fn back_off(
         &self,
-        trade: &WechatTrade,
+        trade: &ChannelTrade,
         expires_at: NaiveDateTime,
     ) -> Result<(), StateError> {
         let attempts = trade.query_attempts + 1;
@@ -196,7 +201,7 @@ impl ReconcileWorker {
         self.schedule(trade, next, attempts).await
     }
 
-    async fn retry(&self, trade: &WechatTrade, reason: &str) -> Result<(), StateError> {
+    async fn retry(&self, trade: &ChannelTrade, reason: &str) -> Result<(), StateError> {
         log::info!(
             "reconcile {}: trying again later: {reason}",
             trade.out_trade_no
@@ -207,42 +212,50 @@ impl ReconcileWorker {
 
     async fn schedule(
         &self,
-        trade: &WechatTrade,
+        trade: &ChannelTrade,
         at: NaiveDateTime,
         attempts: i32,
     ) -> Result<(), StateError> {
-        let out_trade_no = trade.out_trade_no.clone();
+        let (channel, out_trade_no) = (trade.channel.clone(), trade.out_trade_no.clone());
         db::run(&self.pool, move |conn| {
-            wechat_trades::schedule_next(conn, &out_trade_no, at, attempts).map_err(DbError::from)
+            channel_trades::schedule_next(conn, &channel, &out_trade_no, at, attempts)
+                .map_err(DbError::from)
         })
         .await?;
         Ok(())
     }
 
-    /// Expired WAIT_PAY orders with no trade WeChat could take money through (none opened,
-    /// or only claims that never got an answer): closed here, with their event.
+    /// Expired WAIT_PAY orders with no trade a channel could take money through (none
+    /// opened, or only claims that never got an answer): closed here, with their event.
     async fn close_expired_without_trade(&self, now: NaiveDateTime) -> Result<usize, DbError> {
-        let closed = db::run(&self.pool, move |conn| {
+        let (closed, changed) = db::run(&self.pool, move |conn| {
             let mut closed = 0;
+            let mut changed = effects::Effects::none();
             for order in orders::expired_waiting(conn, now, BATCH)? {
-                // Only a claim that never got credentials can be left open here.
-                let open = wechat_trades::find_open_for_order(conn, &order.id)?;
-                let confirmed = open.map(|t| t.out_trade_no);
-                match order_state::close(conn, &order.id, confirmed.as_deref()) {
-                    Ok(Some(_)) => closed += 1,
-                    Ok(None) => {}
+                // Claims that never got credentials took no money: closed with the order. A
+                // trade that has them is left CLOSING, for close-then-query at its channel.
+                let confirmed: Vec<(ChannelId, String)> =
+                    channel_trades::open_for_order(conn, &order.id)?
+                        .into_iter()
+                        .filter(|t| t.credential.is_none())
+                        .filter_map(|t| Some((ChannelId::parse(&t.channel)?, t.out_trade_no)))
+                        .collect();
+                match order_state::close(conn, &order.id, &confirmed) {
+                    Ok((Some(_), effects)) => {
+                        closed += 1;
+                        changed = changed.merge(effects);
+                    }
+                    Ok((None, _)) => {}
                     Err(StateError::Db(e)) => return Err(e),
                     Err(StateError::Rejected(reason)) => {
                         log::warn!("expiry of {}: {reason}", order.id)
                     }
                 }
             }
-            Ok(closed)
+            Ok((closed, changed))
         })
         .await?;
-        if closed > 0 {
-            self.webhook_wakeup.notify_one();
-        }
+        effects::apply(&self.targets, changed).await;
         Ok(closed)
     }
 }

@@ -4,8 +4,10 @@
 use crate::api;
 use crate::cache::Cache;
 use crate::channel::wechat::sandbox::{self, Sandbox, SandboxConfig};
-use crate::channel::wechat::{self, CredentialCheck, WechatClient, WechatConfig};
+use crate::channel::wechat::{self, WechatChannel, WechatClient, WechatConfig};
+use crate::channel::{Channel, Channels, CredentialCheck};
 use crate::config::Settings;
+use crate::core::effects::EffectTargets;
 use crate::core::merchants::{self, IssuedCredentials};
 use crate::db::{self, DbError, DbPool};
 use crate::reconcile::ReconcileWorker;
@@ -103,11 +105,11 @@ impl Application {
         } else {
             None
         };
-        let cache = match &settings.redis_url {
+        let cache = Arc::new(match &settings.redis_url {
             Some(url) => Cache::redis(url, &settings.redis_key_prefix)
                 .map_err(|e| StartupError::Cache(e.to_string()))?,
             None => Cache::memory(),
-        };
+        });
         let public_base_url = settings
             .public_base_url
             .clone()
@@ -127,11 +129,22 @@ impl Application {
         }
         let wechat_config = wechat_config(&settings, local_addr);
         log::info!("WeChat Pay: {wechat_config:?}");
-        let wechat = Arc::new(WechatClient::new(wechat_config, http.clone()));
-        let wechat_check = Arc::new(std::sync::Mutex::new(CredentialCheck::Unchecked));
-        if live {
-            spawn_credential_check(wechat.clone(), wechat_check.clone());
-        }
+        let wechat: Arc<dyn Channel> = Arc::new(WechatChannel::new(
+            WechatClient::new(wechat_config, http.clone()),
+            format!("{public_base_url}/notify/wechat"),
+            "127.0.0.1".into(),
+        ));
+        let channels = Channels::new().with(wechat);
+        let credential_checks: Vec<_> = channels
+            .iter()
+            .map(|channel| {
+                let check = Arc::new(std::sync::Mutex::new(CredentialCheck::Unchecked));
+                if live {
+                    spawn_credential_check(channel.clone(), check.clone());
+                }
+                (channel.id(), check)
+            })
+            .collect();
         // The in-process cache always answers; Redis may not.
         if let Err(e) = cache.ping().await {
             log::warn!(
@@ -142,8 +155,11 @@ impl Application {
         let webhook_wakeup = Arc::new(Notify::new());
         let reconcile_worker = Arc::new(ReconcileWorker::new(
             pool.clone(),
-            wechat.clone(),
-            webhook_wakeup.clone(),
+            channels.clone(),
+            EffectTargets {
+                webhook_wakeup: webhook_wakeup.clone(),
+                cache: cache.clone(),
+            },
         ));
         let target_policy = TargetPolicy::new(&settings.webhook_allowed_networks);
         let webhook_worker = Arc::new(WebhookWorker::new(
@@ -157,10 +173,8 @@ impl Application {
             webhook_wakeup,
             pool,
             cache,
-            notify_url: format!("{public_base_url}/notify/wechat"),
             public_base_url: public_base_url.clone(),
-            wechat: wechat.clone(),
-            spbill_create_ip: "127.0.0.1".into(),
+            channels,
             sandbox_enabled: sandbox.is_some(),
             mode: settings.mode,
             workers: vec![
@@ -168,7 +182,7 @@ impl Application {
                 ("reconcile", workers.reconcile.clone()),
             ],
             refused_notifies: Default::default(),
-            wechat_check: wechat_check.clone(),
+            credential_checks,
             openapi_json: api::served_openapi(&public_base_url).into(),
         });
         let origins = web::Data::new(api::StorefrontOrigins(settings.storefront_origins.clone()));
@@ -259,19 +273,20 @@ impl Application {
 /// Verifies the live account without money, in the background (an unreachable WeChat must not
 /// stop the start); the result goes to the log and, through `check`, to /readyz.
 fn spawn_credential_check(
-    wechat: Arc<WechatClient>,
+    channel: Arc<dyn Channel>,
     check: Arc<std::sync::Mutex<CredentialCheck>>,
 ) {
     tokio::spawn(async move {
-        let found = wechat.check_credentials().await;
+        let found = channel.check_credentials().await;
+        let name = channel.id().display_name();
         match &found {
             CredentialCheck::Accepted => log::info!(
-                "WeChat Pay: credentials accepted (an orderquery for a non-existent order \
-                 answered ORDERNOTEXIST)"
+                "{name}: credentials accepted (a query for a trade that cannot exist was \
+                 answered as from our account)"
             ),
-            CredentialCheck::Refused(e) => log::error!("WeChat Pay refused the credentials: {e}"),
+            CredentialCheck::Refused(e) => log::error!("{name} refused the credentials: {e}"),
             CredentialCheck::Unreachable(e) => {
-                log::warn!("WeChat Pay did not answer the credential check: {e}")
+                log::warn!("{name} did not answer the credential check: {e}")
             }
             CredentialCheck::Unchecked => {}
         }

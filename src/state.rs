@@ -1,7 +1,8 @@
-use crate::api::RefusalSampler;
 use crate::cache::Cache;
-use crate::channel::wechat::{CredentialCheck, WechatClient};
+use crate::channel::{ChannelId, Channels, CredentialCheck};
 use crate::config::PaymentMode;
+use crate::core::effects::EffectTargets;
+use crate::core::notify::RefusalSampler;
 use crate::db::DbPool;
 use crate::workers::WorkerStatus;
 use std::sync::Arc;
@@ -10,14 +11,11 @@ use tokio::sync::Notify;
 /// What every handler and worker shares.
 pub struct AppState {
     pub pool: DbPool,
-    pub cache: Cache,
+    pub cache: Arc<Cache>,
     /// No trailing slash; checkout and notify URLs are built from it.
     pub public_base_url: String,
-    pub wechat: Arc<WechatClient>,
-    /// `<PUBLIC_BASE_URL>/notify/wechat`: where WeChat posts payment results.
-    pub notify_url: String,
-    /// The server IP WeChat asks for with NATIVE payments.
-    pub spbill_create_ip: String,
+    /// The configured channels (sandbox or live).
+    pub channels: Channels,
     /// The built-in sandbox is mounted (the cashier offers "simulate payment").
     pub sandbox_enabled: bool,
     /// Wakes the webhook worker when an event is written.
@@ -30,12 +28,20 @@ pub struct AppState {
     pub refused_notifies: RefusalSampler,
     /// `GET /openapi.json`, with this installation's base URL as its server.
     pub openapi_json: actix_web::web::Bytes,
-    /// What the live start's check of the WeChat account found (`/readyz`).
-    pub wechat_check: Arc<std::sync::Mutex<CredentialCheck>>,
+    /// What the live start's check of each channel's account found (`/readyz`).
+    pub credential_checks: Vec<(ChannelId, Arc<std::sync::Mutex<CredentialCheck>>)>,
 }
 
 impl AppState {
     pub fn livemode(&self) -> bool {
         self.mode.is_live()
+    }
+
+    /// Where the effects of a state change land.
+    pub fn effect_targets(&self) -> EffectTargets {
+        EffectTargets {
+            webhook_wakeup: self.webhook_wakeup.clone(),
+            cache: self.cache.clone(),
+        }
     }
 }

@@ -44,6 +44,7 @@ impl FromRequest for AuthenticatedMerchant {
             merchants::authenticate(&state.pool, key?)
                 .await
                 .map(AuthenticatedMerchant)
+                .map_err(ApiError::from)
         })
     }
 }

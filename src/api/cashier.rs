@@ -2,8 +2,11 @@
 //! small script (served from /assets, as the Content-Security-Policy allows no inline code)
 //! that learns of the payment without a reload.
 
+use crate::channel::ChannelId;
+use crate::core::attempts;
 use crate::core::checkout;
 use crate::core::merchants;
+use crate::core::CoreError;
 use crate::db;
 use crate::domain::{time, OrderStatus};
 use crate::error::ApiError;
@@ -73,23 +76,24 @@ pub async fn page(
 ) -> Result<HttpResponse, ApiError> {
     let order = match checkout::find_order(&state, &token).await {
         Ok(order) => order,
-        Err(ApiError::NotFound(_)) => {
+        Err(CoreError::NotFound(_)) => {
             let main =
                 "<main><h2>订单不存在</h2><p class=\"en\">This checkout does not exist.</p></main>";
             return Ok(html(404, page_shell("收银台 · Checkout", main)));
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     // WeChat not answering is not the page's failure: it says so and its script retries.
-    let code = match checkout::code_for(&state, &order).await {
+    let code = match checkout::code_for(&state, &order, ChannelId::Wechat).await {
         Ok(code) => code,
-        Err(ApiError::Channel(reason)) => {
+        Err(CoreError::Channel(reason)) => {
             log::warn!("cashier: no code for {}: {reason}", order.id);
             None
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
-    let view = checkout::CheckoutView::new(&order, code.as_ref());
+    let pay_methods = attempts::payable_channels(&state, &order);
+    let view = checkout::CheckoutView::new(&order, code.as_ref(), &pay_methods);
     let merchant_id = order.merchant_id.clone();
     let merchant_name = db::run(&state.pool, move |conn| {
         merchants::find(conn, &merchant_id).map_err(ApiError::from)
@@ -106,7 +110,7 @@ pub async fn page(
     let closed = status == Some(OrderStatus::Closed);
     let expired = !paid && !closed && view.expires_at <= time::now();
     let payable = !paid && !closed && !expired;
-    let code_url = code.as_ref().map(|c| c.code_url.as_str()).unwrap_or("");
+    let code_url = code.as_ref().map(|c| c.code.as_str()).unwrap_or("");
     let success_url = order.success_url.as_deref().unwrap_or("");
     let token = escape(&token);
     let main = format!(

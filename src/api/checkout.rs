@@ -32,7 +32,7 @@ pub async fn qr_svg(
             snapshot.order.status
         ))
     })?;
-    let svg = checkout::qr_svg(&code.code_url)?;
+    let svg = checkout::qr_svg(&code.code)?;
     let max_age = (code.expires_at - time::now()).num_seconds().clamp(0, 7200) - 60;
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")

@@ -1,4 +1,4 @@
-use crate::channel::wechat::CredentialCheck;
+use crate::channel::CredentialCheck;
 use crate::db;
 use crate::state::AppState;
 use crate::workers::WorkerState;
@@ -48,18 +48,19 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
     // Refused credentials mean no payment can be taken; a channel that did not answer the
     // check is reported but may well answer the next call.
-    let wechat_check = state
-        .wechat_check
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    let mut wechat = json!({"credentials": wechat_check.as_str()});
-    // WeChat's own words only; a transport error's detail (hosts) goes to the log.
-    if let CredentialCheck::Refused(e) = &wechat_check {
-        wechat["error"] = json!(e);
-    }
-    if let CredentialCheck::Refused(_) = wechat_check {
-        not_ready.push("WeChat Pay refused the credentials".to_owned());
+    let mut channels = serde_json::Map::new();
+    for (channel, check) in &state.credential_checks {
+        let found = check.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut entry = json!({"credentials": found.as_str()});
+        // The channel's own words only; a transport error's detail (hosts) goes to the log.
+        if let CredentialCheck::Refused(e) = &found {
+            entry["error"] = json!(e);
+            not_ready.push(format!(
+                "{} refused the credentials",
+                channel.display_name()
+            ));
+        }
+        channels.insert(channel.as_str().to_owned(), entry);
     }
     let ready = database.is_ok() && cache.is_ok() && not_ready.is_empty();
     let mut cache_check = check(&cache);
@@ -70,7 +71,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "database": check(&database),
         "cache": cache_check,
         "workers": workers,
-        "channels": {"wechat": wechat},
+        "channels": channels,
     });
     if ready {
         HttpResponse::Ok().json(body)

@@ -5,10 +5,12 @@
 //! merchant's course login (`merchant legacy-login`), never its API key.
 
 use super::read_capped;
+use crate::channel::ChannelId;
+use crate::core::attempts::{self, Switch};
 use crate::core::legacy_logins::{self, LegacyAuthError};
 use crate::core::merchants::MerchantProfile;
 use crate::core::orders::{self, CreateOrder};
-use crate::core::payments::{self, Switch};
+use crate::core::CoreError;
 use crate::db::{self, orders::Order};
 use crate::domain::{time, Description, OrderOrigin, OrderStatus, PayMethod};
 use crate::error::ApiError;
@@ -170,7 +172,7 @@ pub async fn create_merchant_order(
             origin: OrderOrigin::Foodie,
             ..r
         },
-        Err(e) => return api_error(e),
+        Err(e) => return api_error(e.into()),
     };
     let livemode = state.livemode();
     match db::run(&state.pool, move |conn| {
@@ -179,7 +181,7 @@ pub async fn create_merchant_order(
     .await
     {
         Ok(_) => ok(json!("商户订单创建成功！")),
-        Err(e) => api_error(e),
+        Err(e) => api_error(e.into()),
     }
 }
 
@@ -200,8 +202,8 @@ async fn identified_order(
     };
     match orders::get(&state.pool, &merchant, order_id).await {
         Ok(order) if &order.merchant_user_id == user_id => Ok((merchant, order)),
-        Ok(_) | Err(ApiError::NotFound(_)) => Err(error_msg(missing)),
-        Err(e) => Err(api_error(e)),
+        Ok(_) | Err(CoreError::NotFound(_)) => Err(error_msg(missing)),
+        Err(e) => Err(api_error(e.into())),
     }
 }
 
@@ -215,15 +217,15 @@ pub async fn get_wxpay_qr_code(
         Ok((_, order)) => order,
         Err(answer) => return answer,
     };
-    match payments::native_code_url(&state, &order, Switch::Supersede).await {
+    match attempts::qr_code(&state, &order, ChannelId::Wechat, Switch::Supersede).await {
         Ok(code) => ok(json!({
             "amount": order.amount,
             "merchantOrderId": order.merchant_order_id,
             "merchantUserId": order.merchant_user_id,
-            "qrCodeUrl": code.code_url,
+            "qrCodeUrl": code.code,
         })),
-        Err(ApiError::OrderNotPayable(_)) => error_msg(NOT_PAYABLE),
-        Err(e) => api_error(e),
+        Err(CoreError::OrderNotPayable(_)) => error_msg(NOT_PAYABLE),
+        Err(e) => api_error(e.into()),
     }
 }
 

@@ -12,12 +12,12 @@ mod orders;
 mod payments;
 mod webhooks;
 
+pub use crate::core::notify::{
+    sample_field, RefusalSampler, KEPT_BODY_BYTES, SAMPLES_PER_MINUTE, SAMPLE_FIELD_BYTES,
+};
 pub use crate::http::body::{read_capped, read_json, MAX_JSON_BODY};
 pub use auth::AuthenticatedMerchant;
 pub use cors::{cors, StorefrontOrigins};
-pub use notify::{
-    sample_field, RefusalSampler, KEPT_BODY_BYTES, SAMPLES_PER_MINUTE, SAMPLE_FIELD_BYTES,
-};
 pub use openapi::{served as served_openapi, OPENAPI_JSON};
 
 use crate::error::ApiError;
@@ -56,6 +56,7 @@ routes! {
     get "/assets/cashier.css" => cashier::stylesheet;
     get "/favicon.ico" => cashier::favicon;
     post "/notify/wechat" => notify::wechat;
+    post "/notify/alipay" => notify::alipay;
     post "/payment/notice/wxpay" => notify::wechat;
     post "/payment/createMerchantOrder" => legacy::create_merchant_order;
     post "/payment/getWXPayQRCode" => legacy::get_wxpay_qr_code;

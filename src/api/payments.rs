@@ -1,10 +1,10 @@
 //! Paying an order through WeChat: one endpoint per trade type, and closing.
 
 use super::{read_json, AuthenticatedMerchant};
-use crate::channel::wechat::{pay_params, WechatConfig};
+use crate::channel::{ChannelId, Product};
+use crate::core::attempts::{self, Switch};
 use crate::core::lifecycle;
 use crate::core::orders::{self, OrderView};
-use crate::core::payments::{self, Switch, TradeRequest};
 use crate::core::snapshots::{self, OrderSnapshot};
 use crate::domain::time::rfc3339;
 use crate::error::ApiError;
@@ -23,8 +23,10 @@ pub async fn native(
         _ => {
             let read_at = std::time::Instant::now();
             let order = orders::get(&state.pool, &merchant, &path).await?;
-            let code = payments::native_code_url(&state, &order, Switch::Supersede).await?;
-            let snapshot = OrderSnapshot::new(order, Some(code));
+            let code =
+                attempts::qr_code(&state, &order, ChannelId::Wechat, Switch::Supersede).await?;
+            let pay_methods = attempts::payable_channels(&state, &order);
+            let snapshot = OrderSnapshot::new(order, Some(code), pay_methods);
             snapshots::remember(&snapshot, read_at);
             snapshot
         }
@@ -37,7 +39,7 @@ pub async fn native(
     Ok(HttpResponse::Ok().json(json!({
         "merchant_order_id": order.merchant_order_id,
         "amount": order.amount,
-        "code_url": code.code_url,
+        "code_url": code.code,
         "expires_at": rfc3339(code.expires_at),
     })))
 }
@@ -79,26 +81,32 @@ pub async fn jsapi(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json(&req, payload).await?;
     let openid = parse_openid(&body)?;
-    let request = TradeRequest::Jsapi { openid };
-    prepay_params(&state, &merchant, &path, &request, pay_params::jsapi).await
+    client_params(
+        &state,
+        &merchant,
+        &path,
+        ChannelId::Wechat,
+        &Product::Jsapi { openid },
+    )
+    .await
 }
 
-/// The client parameters `build` makes of the prepay_id of the order's trade for `request`.
-async fn prepay_params(
+/// What the payer's client takes to pay the order's trade for `product` at `channel`.
+pub(super) async fn client_params(
     state: &AppState,
     merchant: &AuthenticatedMerchant,
     merchant_order_id: &str,
-    request: &TradeRequest,
-    build: fn(&WechatConfig, &str, i64) -> Value,
+    channel: ChannelId,
+    product: &Product,
 ) -> Result<HttpResponse, ApiError> {
     let order = orders::get(&state.pool, merchant, merchant_order_id).await?;
-    let credential = payments::obtain(state, &order, request).await?;
-    let timestamp = chrono::Utc::now().timestamp();
-    Ok(HttpResponse::Ok().json(build(
-        state.wechat.config(),
-        &credential.prepay_id,
-        timestamp,
-    )))
+    let credential = attempts::obtain(state, &order, channel, product, Switch::Supersede).await?;
+    let params = state
+        .channels
+        .get(channel)
+        .and_then(|c| c.client_params(product, &credential.credential))
+        .ok_or_else(|| ApiError::Internal(format!("no client parameters for {product:?}")))?;
+    Ok(HttpResponse::Ok().json(params))
 }
 
 /// `POST /v1/orders/{merchant_order_id}/wechat/h5` with `{"client_ip", "scene_info"}`:
@@ -131,15 +139,22 @@ pub async fn h5(
         ));
     }
     let order = orders::get(&state.pool, &merchant, &path).await?;
-    let request = TradeRequest::Mweb {
+    let product = Product::H5 {
         client_ip: client_ip.to_string(),
         scene_info,
     };
-    let credential = payments::obtain(&state, &order, &request).await?;
+    let credential = attempts::obtain(
+        &state,
+        &order,
+        ChannelId::Wechat,
+        &product,
+        Switch::Supersede,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(json!({
         "merchant_order_id": order.merchant_order_id,
         "amount": order.amount,
-        "mweb_url": credential.url,
+        "mweb_url": credential.pay_url,
         "expires_at": rfc3339(credential.expires_at),
     })))
 }
@@ -150,14 +165,7 @@ pub async fn app(
     merchant: AuthenticatedMerchant,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    prepay_params(
-        &state,
-        &merchant,
-        &path,
-        &TradeRequest::App,
-        pay_params::app,
-    )
-    .await
+    client_params(&state, &merchant, &path, ChannelId::Wechat, &Product::App).await
 }
 
 /// `POST /v1/orders/{merchant_order_id}/close`.

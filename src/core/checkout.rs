@@ -1,11 +1,12 @@
 //! The storefront's view of an order, reached with the checkout token alone.
 
-use crate::core::payments::{self, CodeUrl, Switch};
+use crate::channel::ChannelId;
+use crate::core::attempts::{self, QrCode, Switch};
 use crate::core::snapshots::{self, OrderSnapshot};
+use crate::core::CoreError;
 use crate::db::{self, orders, orders::Order};
 use crate::domain::time::{self, serde_rfc3339};
 use crate::domain::OrderStatus;
-use crate::error::ApiError;
 use crate::state::AppState;
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -20,10 +21,11 @@ pub struct CheckoutView {
     #[serde(with = "serde_rfc3339")]
     pub expires_at: NaiveDateTime,
     pub code_url: Option<String>,
+    pub pay_methods: Vec<&'static str>,
 }
 
-fn unknown_token() -> ApiError {
-    ApiError::NotFound("no checkout has this token".into())
+fn unknown_token() -> CoreError {
+    CoreError::NotFound("no checkout has this token".into())
 }
 
 /// A token that could never have been issued is answered without a query.
@@ -33,64 +35,73 @@ fn is_well_formed(token: &str) -> bool {
         && token[3..].bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-pub async fn find_order(state: &AppState, token: &str) -> Result<Order, ApiError> {
+pub async fn find_order(state: &AppState, token: &str) -> Result<Order, CoreError> {
     if !is_well_formed(token) {
         return Err(unknown_token());
     }
     let token = token.to_owned();
     db::run(&state.pool, move |conn| {
-        orders::find_by_checkout_token(conn, &token).map_err(ApiError::from)
+        orders::find_by_checkout_token(conn, &token).map_err(CoreError::from)
     })
     .await?
     .ok_or_else(unknown_token)
 }
 
-/// The order's NATIVE code while it can be paid (never switching from another kind of trade
-/// the merchant opened); `None` when there is nothing to pay.
-pub async fn code_for(state: &AppState, order: &Order) -> Result<Option<CodeUrl>, ApiError> {
+/// The order's QR code at `channel` while it can be paid there (never switching from another
+/// kind of trade the merchant opened); `None` when there is nothing to pay.
+pub async fn code_for(
+    state: &AppState,
+    order: &Order,
+    channel: ChannelId,
+) -> Result<Option<QrCode>, CoreError> {
     let payable = OrderStatus::from_stored(&order.status) == Some(OrderStatus::WaitPay)
         && order.expires_at > time::now();
     if !payable {
         return Ok(None);
     }
-    match payments::native_code_url(state, order, Switch::KeepOther).await {
+    if !attempts::payable_channels(state, order).contains(&channel) {
+        return Ok(None);
+    }
+    match attempts::qr_code(state, order, channel, Switch::KeepOther).await {
         Ok(code) => Ok(Some(code)),
-        Err(ApiError::OrderNotPayable(_)) => Ok(None),
+        Err(CoreError::OrderNotPayable(_)) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
 impl CheckoutView {
-    pub fn new(order: &Order, code: Option<&CodeUrl>) -> CheckoutView {
+    pub fn new(order: &Order, code: Option<&QrCode>, pay_methods: &[ChannelId]) -> CheckoutView {
         CheckoutView {
             merchant_order_id: order.merchant_order_id.clone(),
             amount: order.amount,
             description: order.description.clone(),
             status: order.status.clone(),
             expires_at: order.expires_at,
-            code_url: code.map(|c| c.code_url.clone()),
+            code_url: code.map(|c| c.code.clone()),
+            pay_methods: pay_methods.iter().map(|c| c.as_str()).collect(),
         }
     }
 }
 
 /// The order as the shopper sees it, with its `code_url` while it can be paid; kept a moment
 /// (see `snapshots`) because every open cashier page asks for it every second or so.
-pub async fn view(state: &AppState, token: &str) -> Result<Arc<OrderSnapshot>, ApiError> {
+pub async fn view(state: &AppState, token: &str) -> Result<Arc<OrderSnapshot>, CoreError> {
     if let Some(snapshot) = snapshots::by_token(token) {
         return Ok(snapshot);
     }
     let read_at = std::time::Instant::now();
     let order = find_order(state, token).await?;
-    let code = code_for(state, &order).await?;
-    let snapshot = OrderSnapshot::new(order, code);
+    let code = code_for(state, &order, ChannelId::Wechat).await?;
+    let pay_methods = attempts::payable_channels(state, &order);
+    let snapshot = OrderSnapshot::new(order, code, pay_methods);
     snapshots::remember(&snapshot, read_at);
     Ok(snapshot)
 }
 
 /// The QR code of `code_url`, as SVG.
-pub fn qr_svg(code_url: &str) -> Result<String, ApiError> {
+pub fn qr_svg(code_url: &str) -> Result<String, CoreError> {
     let code = qrcode::QrCode::new(code_url.as_bytes())
-        .map_err(|e| ApiError::Internal(format!("QR encoding failed: {e}")))?;
+        .map_err(|e| CoreError::Internal(format!("QR encoding failed: {e}")))?;
     Ok(code
         .render::<qrcode::render::svg::Color>()
         .min_dimensions(256, 256)

@@ -1,7 +1,7 @@
 use crate::core::snapshots;
+use crate::core::CoreError;
 use crate::db::{self, merchants, AnyConnection, DbError, DbPool};
 use crate::domain::{time, ApiKey, MerchantId, NotifySecret, ReturnUrlPrefix};
-use crate::error::ApiError;
 
 /// A merchant as the rest of the service sees it, once authenticated.
 #[derive(Debug, Clone)]
@@ -151,18 +151,18 @@ pub fn rotate_notify_secret(
 }
 
 /// The merchant whose API key this is, or 401.
-pub async fn authenticate(pool: &DbPool, presented: ApiKey) -> Result<MerchantProfile, ApiError> {
+pub async fn authenticate(pool: &DbPool, presented: ApiKey) -> Result<MerchantProfile, CoreError> {
     let hash = presented.hash();
     if let Some(merchant) = snapshots::merchant(&hash) {
         return Ok(merchant);
     }
     let key_hash = hash.clone();
     let row = db::run(pool, move |conn| {
-        merchants::find_by_api_key_hash(conn, &hash).map_err(ApiError::from)
+        merchants::find_by_api_key_hash(conn, &hash).map_err(CoreError::from)
     })
     .await?;
     let merchant = row.map(MerchantProfile::from_row).ok_or_else(|| {
-        ApiError::Unauthorized("the API key in the Authorization header is not valid".into())
+        CoreError::Unauthorized("the API key in the Authorization header is not valid".into())
     })?;
     snapshots::remember_merchant(&key_hash, &merchant);
     Ok(merchant)

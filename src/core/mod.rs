@@ -1,14 +1,19 @@
 //! The payment center's rules, between the HTTP handlers and the stores.
 
+pub mod attempts;
 pub mod checkout;
+pub mod credentials;
+pub mod effects;
+pub mod error;
 pub mod legacy_logins;
 pub mod lifecycle;
 pub mod merchants;
 pub mod notify;
 pub mod order_state;
 pub mod orders;
-pub mod payments;
 pub mod snapshots;
 pub mod timeline;
 pub mod webhook_endpoints;
 pub mod webhooks;
+
+pub use error::CoreError;

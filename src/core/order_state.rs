@@ -3,42 +3,19 @@
 //! with the outbox row that tells the merchant. Races are settled by the database: the
 //! payment's primary key and conditional updates on the current status.
 
-use crate::core::{snapshots, timeline};
+use crate::channel::{close_allowed_after, ChannelId, ReportedPayment};
+use crate::core::credentials;
+use crate::core::effects::Effects;
+use crate::core::timeline;
+use crate::db::channel_trades::{self, ChannelTrade};
 use crate::db::orders::{self, Order};
 use crate::db::payments::{self, Payment};
-use crate::db::wechat_trades;
 use crate::db::{self, AnyConnection, DbError};
 use crate::db::{webhook_endpoints, webhook_events};
 use crate::domain::{time, OrderStatus};
-use crate::metrics;
 use crate::webhook::{new_event, EventType, Target};
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
 use serde_json::json;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PaymentSource {
-    Notify,
-    Query,
-}
-
-impl PaymentSource {
-    fn as_str(self) -> &'static str {
-        match self {
-            PaymentSource::Notify => "notify",
-            PaymentSource::Query => "query",
-        }
-    }
-}
-
-/// A successful transaction as WeChat reported it (already verified).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportedPayment {
-    pub out_trade_no: String,
-    pub transaction_id: String,
-    pub total_fee: i64,
-    pub paid_at: NaiveDateTime,
-    pub source: PaymentSource,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentOutcome {
@@ -87,11 +64,11 @@ impl From<diesel::result::Error> for StateError {
 
 /// Records a successful transaction exactly once. Concurrent reports of one transaction
 /// meet at the payments primary key: the loser's transaction fails, and its retry finds the
-/// payment recorded.
+/// payment recorded. The effects are the caller's to apply after this returns.
 pub fn record_payment(
     conn: &mut AnyConnection,
     payment: &ReportedPayment,
-) -> Result<PaymentOutcome, StateError> {
+) -> Result<(PaymentOutcome, Effects), StateError> {
     let mut tries = 0;
     loop {
         tries += 1;
@@ -100,26 +77,7 @@ pub fn record_payment(
         let look_first = tries > 1;
         match db::write_transaction(conn, |c| record_payment_once(c, payment, look_first)) {
             Err(StateError::Db(e)) if e.is_unique_violation() && tries < 3 => continue,
-            outcome => {
-                if let Ok(done) = &outcome {
-                    if let Some(order_id) = done.order_id() {
-                        snapshots::forget_order(order_id);
-                    }
-                    match done {
-                        PaymentOutcome::Paid { .. } => {
-                            metrics::transition(OrderStatus::Paid.as_str())
-                        }
-                        PaymentOutcome::PaidAfterClose { .. } => {
-                            metrics::transition(OrderStatus::PaidAfterClose.as_str())
-                        }
-                        PaymentOutcome::DuplicatePayment { .. } => {
-                            metrics::transition("DUPLICATE_PAYMENT")
-                        }
-                        PaymentOutcome::AlreadyRecorded => {}
-                    }
-                }
-                return outcome;
-            }
+            outcome => return outcome,
         }
     }
 }
@@ -128,36 +86,38 @@ fn record_payment_once(
     conn: &mut AnyConnection,
     reported: &ReportedPayment,
     look_first: bool,
-) -> Result<PaymentOutcome, StateError> {
+) -> Result<(PaymentOutcome, Effects), StateError> {
+    let channel = reported.channel.as_str();
     if look_first {
-        if let Some(known) = payments::find(conn, &reported.transaction_id)? {
+        if let Some(known) = payments::find(conn, channel, &reported.transaction_id)? {
             timeline::write(
                 conn,
                 &known.order_id,
                 "payment.repeated",
-                json!({"source": reported.source.as_str(), "transaction_id": reported.transaction_id}),
+                json!({"channel": channel, "source": reported.source.as_str(), "transaction_id": reported.transaction_id}),
             )?;
-            return Ok(PaymentOutcome::AlreadyRecorded);
+            return Ok((PaymentOutcome::AlreadyRecorded, Effects::none()));
         }
     }
-    let (trade, mut order) = wechat_trades::find_with_order(conn, &reported.out_trade_no)?
-        .ok_or_else(|| {
-            StateError::Rejected(format!("unknown out_trade_no {}", reported.out_trade_no))
-        })?;
-    if reported.total_fee != order.amount {
+    let (trade, mut order) =
+        channel_trades::find_with_order(conn, channel, &reported.out_trade_no)?.ok_or_else(
+            || StateError::Rejected(format!("unknown out_trade_no {}", reported.out_trade_no)),
+        )?;
+    if reported.amount != order.amount {
         return Err(StateError::Rejected(format!(
-            "total_fee {} is not the order's amount {}",
-            reported.total_fee, order.amount
+            "the amount {} is not the order's amount {}",
+            reported.amount, order.amount
         )));
     }
     let now = time::now();
     payments::insert(
         conn,
         &Payment {
+            channel: channel.to_owned(),
             transaction_id: reported.transaction_id.clone(),
             order_id: order.id.clone(),
             out_trade_no: reported.out_trade_no.clone(),
-            amount: reported.total_fee,
+            amount: reported.amount,
             paid_at: reported.paid_at,
             recorded_at: now,
             source: reported.source.as_str().to_owned(),
@@ -171,6 +131,7 @@ fn record_payment_once(
             &order.id,
             from.as_str(),
             to.as_str(),
+            channel,
             &reported.transaction_id,
             reported.paid_at,
         )
@@ -178,6 +139,7 @@ fn record_payment_once(
     // What the transition wrote, so the event's order needs no second read.
     let paid = |order: &mut Order, status: OrderStatus| {
         order.status = status.as_str().to_owned();
+        order.channel = Some(channel.to_owned());
         order.transaction_id = Some(reported.transaction_id.clone());
         order.paid_at = Some(reported.paid_at);
     };
@@ -209,7 +171,7 @@ fn record_payment_once(
             reported.transaction_id,
             order.transaction_id
         );
-        payments::mark_duplicate(conn, &reported.transaction_id)?;
+        payments::mark_duplicate(conn, channel, &reported.transaction_id)?;
         // As the first payment left it.
         order = orders::find(conn, &order.id)?.ok_or_else(|| {
             StateError::Db(DbError::Unavailable(
@@ -223,18 +185,26 @@ fn record_payment_once(
             EventType::DuplicatePayment,
         )
     };
-    // Rows are locked in one order everywhere (the order, then its trade), so that a close
+    // Rows are locked in one order everywhere (the order, then its trades), so that a close
     // and a payment racing each other on Postgres wait for each other instead of deadlocking.
-    wechat_trades::mark_paid(conn, &trade.out_trade_no)?;
+    channel_trades::mark_paid(conn, channel, &trade.out_trade_no)?;
+    // The shopper may hold the other channels' codes too: those trades close now, so the
+    // order is not paid twice (money that still arrives there is a duplicate payment).
+    let mut effects = Effects::none();
+    for other in channel_trades::open_for_order(conn, &order.id)? {
+        give_up(conn, &other, time::now())?;
+        effects.dead_credentials.push(credentials::key_of(&other));
+    }
     timeline::write(
         conn,
         &order.id,
         "payment.received",
         json!({
+            "channel": channel,
             "source": reported.source.as_str(),
             "out_trade_no": reported.out_trade_no,
             "transaction_id": reported.transaction_id,
-            "amount": reported.total_fee,
+            "amount": reported.amount,
             "paid_at": time::rfc3339(reported.paid_at),
         }),
     )?;
@@ -263,7 +233,27 @@ fn record_payment_once(
         event,
         Some((&reported.transaction_id, reported.paid_at)),
     )?;
-    Ok(outcome)
+    effects.wake_outbox = true;
+    effects.stale_orders.push(order.id.clone());
+    effects.transitions.push(match outcome {
+        PaymentOutcome::Paid { .. } => OrderStatus::Paid.as_str(),
+        PaymentOutcome::PaidAfterClose { .. } => OrderStatus::PaidAfterClose.as_str(),
+        _ => "DUPLICATE_PAYMENT",
+    });
+    Ok((outcome, effects))
+}
+
+/// Gives an open trade up on our side: the reconcile worker closes it at its channel as soon
+/// as the channel allows (WeChat: five minutes after opening).
+fn give_up(
+    conn: &mut AnyConnection,
+    trade: &ChannelTrade,
+    now: NaiveDateTime,
+) -> Result<(), StateError> {
+    let wait = ChannelId::parse(&trade.channel).map_or(Duration::zero(), close_allowed_after);
+    let close_at = (trade.created_at + wait).max(now);
+    channel_trades::mark_closing(conn, &trade.channel, &trade.out_trade_no, close_at)?;
+    Ok(())
 }
 
 /// The outbox rows for `event`, in the caller's transaction: the paid notification to the
@@ -293,45 +283,37 @@ fn write_event(
     Ok(())
 }
 
-/// WAIT_PAY → CLOSED, in one transaction with the `order.closed` event; the order's open trade
-/// is given up on our side: closed if WeChat confirmed it (`confirmed` names it), else left
-/// CLOSING for the reconcile worker. Answers the order as this close committed it, or `None`
-/// when it was not WAIT_PAY any more (e.g. a notify made it PAID first). The committed row,
-/// not a later read, is what a caller reports: a payment may turn it PAID_AFTER_CLOSE the
-/// next instant, and that is a later event of its own.
+/// WAIT_PAY → CLOSED, in one transaction with the `order.closed` event; the order's open
+/// trades are given up on our side: closed if their channel confirmed it (`confirmed` names
+/// them), else left CLOSING for the reconcile worker. Answers the order as this close
+/// committed it, or `None` when it was not WAIT_PAY any more (e.g. a notify made it PAID
+/// first). The committed row, not a later read, is what a caller reports: a payment may turn
+/// it PAID_AFTER_CLOSE the next instant, and that is a later event of its own.
 pub fn close(
     conn: &mut AnyConnection,
     order_id: &str,
-    confirmed: Option<&str>,
-) -> Result<Option<Order>, StateError> {
-    let closed = close_once(conn, order_id, confirmed)?;
-    if closed.is_some() {
-        snapshots::forget_order(order_id);
-        metrics::transition(OrderStatus::Closed.as_str());
-    }
-    Ok(closed)
-}
-
-fn close_once(
-    conn: &mut AnyConnection,
-    order_id: &str,
-    confirmed: Option<&str>,
-) -> Result<Option<Order>, StateError> {
+    confirmed: &[(ChannelId, String)],
+) -> Result<(Option<Order>, Effects), StateError> {
     db::write_transaction(conn, |conn| {
         let now = time::now();
         if !orders::close(conn, order_id, now)? {
-            return Ok(None);
+            return Ok((None, Effects::none()));
         }
-        if let Some(open) = wechat_trades::find_open_for_order(conn, order_id)? {
-            if confirmed != Some(open.out_trade_no.as_str()) {
-                let close_at =
-                    (open.created_at + crate::core::payments::CLOSE_ALLOWED_AFTER).max(now);
-                wechat_trades::mark_closing(conn, &open.out_trade_no, close_at)?;
+        let mut effects = Effects::none();
+        let is_confirmed = |t: &ChannelTrade| {
+            confirmed
+                .iter()
+                .any(|(c, no)| c.as_str() == t.channel && *no == t.out_trade_no)
+        };
+        for open in channel_trades::open_for_order(conn, order_id)? {
+            if !is_confirmed(&open) {
+                give_up(conn, &open, now)?;
             }
+            effects.dead_credentials.push(credentials::key_of(&open));
         }
-        // The confirmed trade may have been superseded (CLOSING) since WeChat closed it.
-        if let Some(confirmed) = confirmed {
-            wechat_trades::mark_closed(conn, confirmed, now)?;
+        // A confirmed trade may have been superseded (CLOSING) since its channel closed it.
+        for (channel, out_trade_no) in confirmed {
+            channel_trades::mark_closed(conn, channel.as_str(), out_trade_no, now)?;
         }
         let order = orders::find(conn, order_id)?.ok_or_else(|| {
             StateError::Db(DbError::Unavailable(
@@ -345,6 +327,9 @@ fn close_once(
             "state.changed",
             json!({"from": "WAIT_PAY", "to": "CLOSED"}),
         )?;
-        Ok(Some(order))
+        effects.wake_outbox = true;
+        effects.stale_orders.push(order_id.to_owned());
+        effects.transitions.push(OrderStatus::Closed.as_str());
+        Ok((Some(order), effects))
     })
 }

@@ -1,11 +1,11 @@
 use crate::core::merchants::MerchantProfile;
+use crate::core::CoreError;
 use crate::db::{self, orders, AnyConnection, DbError, DbPool};
 use crate::domain::time::{self, serde_rfc3339};
 use crate::domain::{
-    CheckoutToken, Description, ExpireMinutes, Fen, MerchantOrderId, MerchantUserId, OrderId,
-    OrderOrigin, OrderStatus, PayMethod, ReturnUrl,
+    ChannelId, CheckoutToken, Description, ExpireMinutes, Fen, MerchantOrderId, MerchantUserId,
+    OrderId, OrderOrigin, OrderStatus, PayMethod, ReturnUrl,
 };
-use crate::error::ApiError;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -27,9 +27,9 @@ pub struct CreateOrder {
     pub origin: OrderOrigin,
 }
 
-fn required<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a Value, ApiError> {
+fn required<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a Value, CoreError> {
     match body.get(field) {
-        None | Some(Value::Null) => Err(ApiError::InvalidRequest(format!("{field} is required"))),
+        None | Some(Value::Null) => Err(CoreError::InvalidRequest(format!("{field} is required"))),
         Some(value) => Ok(value),
     }
 }
@@ -40,11 +40,11 @@ fn optional<'a>(body: &'a Map<String, Value>, field: &str) -> Option<&'a Value> 
 
 impl CreateOrder {
     /// Parses the JSON body of `POST /v1/orders` for `merchant`; the first bad field wins.
-    pub fn parse(body: &Value, merchant: &MerchantProfile) -> Result<CreateOrder, ApiError> {
+    pub fn parse(body: &Value, merchant: &MerchantProfile) -> Result<CreateOrder, CoreError> {
         let body = body.as_object().ok_or_else(|| {
-            ApiError::InvalidRequest("the request body must be a JSON object".into())
+            CoreError::InvalidRequest("the request body must be a JSON object".into())
         })?;
-        let invalid = ApiError::InvalidRequest;
+        let invalid = CoreError::InvalidRequest;
         let merchant_order_id =
             MerchantOrderId::parse("merchant_order_id", required(body, "merchant_order_id")?)
                 .map_err(invalid)?;
@@ -53,7 +53,7 @@ impl CreateOrder {
                 .map_err(invalid)?;
         let amount = Fen::parse("amount", required(body, "amount")?).map_err(invalid)?;
         let pay_method =
-            PayMethod::parse("pay_method", required(body, "pay_method")?).map_err(invalid)?;
+            PayMethod::parse("pay_method", optional(body, "pay_method")).map_err(invalid)?;
         let return_url = ReturnUrl::parse(
             "return_url",
             required(body, "return_url")?,
@@ -153,7 +153,7 @@ pub fn create(
     merchant: &MerchantProfile,
     request: &CreateOrder,
     livemode: bool,
-) -> Result<(orders::Order, Created), ApiError> {
+) -> Result<(orders::Order, Created), CoreError> {
     // A collision of our own random id or token is astronomically unlikely; retry anyway
     // rather than fail a merchant's request for it.
     for _ in 0..3 {
@@ -162,7 +162,7 @@ pub fn create(
         match inserted {
             Ok(()) => {
                 let order = find(conn, &merchant.id, request.merchant_order_id.as_str())?
-                    .ok_or_else(|| ApiError::Internal("inserted order not found".into()))?;
+                    .ok_or_else(|| CoreError::Internal("inserted order not found".into()))?;
                 return Ok((order, Created::New));
             }
             Err(e) if e.is_unique_violation() => {
@@ -173,7 +173,7 @@ pub fn create(
                     if differences.is_empty() {
                         return Ok((existing, Created::AlreadyExisted));
                     }
-                    return Err(ApiError::Conflict(format!(
+                    return Err(CoreError::Conflict(format!(
                         "merchant_order_id {} already exists with a different {}",
                         request.merchant_order_id.as_str(),
                         differences.join(", ")
@@ -183,7 +183,7 @@ pub fn create(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Internal(
+    Err(CoreError::Internal(
         "could not allocate a unique order id".into(),
     ))
 }
@@ -192,7 +192,7 @@ pub fn find(
     conn: &mut AnyConnection,
     merchant_id: &str,
     merchant_order_id: &str,
-) -> Result<Option<orders::Order>, ApiError> {
+) -> Result<Option<orders::Order>, CoreError> {
     Ok(orders::find_by_merchant_order_id(
         conn,
         merchant_id,
@@ -205,14 +205,14 @@ pub async fn get(
     pool: &DbPool,
     merchant: &MerchantProfile,
     merchant_order_id: &str,
-) -> Result<orders::Order, ApiError> {
+) -> Result<orders::Order, CoreError> {
     // An id that breaks the rules cannot exist: answer 404 without a query.
     let id = MerchantOrderId::parse_str("merchant_order_id", merchant_order_id)
-        .map_err(|_| ApiError::order_not_found())?;
+        .map_err(|_| CoreError::order_not_found())?;
     let merchant_id = merchant.id.clone();
     db::run(pool, move |conn| find(conn, &merchant_id, id.as_str()))
         .await?
-        .ok_or_else(ApiError::order_not_found)
+        .ok_or_else(CoreError::order_not_found)
 }
 
 /// The order object of the API.
@@ -222,7 +222,8 @@ pub struct OrderView {
     pub merchant_order_id: String,
     pub merchant_user_id: String,
     pub amount: i64,
-    pub pay_method: String,
+    /// `null` when the shopper chooses.
+    pub pay_method: Option<&'static str>,
     pub status: String,
     pub description: String,
     pub return_url: String,
@@ -246,15 +247,18 @@ impl OrderView {
     pub fn new(order: orders::Order, public_base_url: &str) -> OrderView {
         OrderView {
             checkout_url: format!("{public_base_url}/checkout/{}", order.checkout_token),
-            // WeChat is the one channel so far: a transaction id is WeChat's.
-            channel: order.transaction_id.as_ref().map(|_| "wechat"),
+            channel: order
+                .channel
+                .as_deref()
+                .and_then(ChannelId::parse)
+                .map(ChannelId::as_str),
             refunded_amount: 0,
             livemode: order.livemode,
             id: order.id,
             merchant_order_id: order.merchant_order_id,
             merchant_user_id: order.merchant_user_id,
             amount: order.amount,
-            pay_method: order.pay_method,
+            pay_method: PayMethod::from_stored(&order.pay_method).and_then(PayMethod::shown),
             status: order.status,
             description: order.description,
             return_url: order.return_url,
@@ -275,7 +279,7 @@ pub async fn list(
     pool: &DbPool,
     merchant: &MerchantProfile,
     query: &str,
-) -> Result<(Vec<orders::Order>, bool), ApiError> {
+) -> Result<(Vec<orders::Order>, bool), CoreError> {
     let mut filter = orders::ListFilter {
         status: None,
         created_gte: None,
@@ -287,14 +291,14 @@ pub async fn list(
     let mut seen = Vec::new();
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if seen.contains(&name) {
-            return Err(ApiError::InvalidRequest(format!("{name} is given twice")));
+            return Err(CoreError::InvalidRequest(format!("{name} is given twice")));
         }
         seen.push(name.clone());
         let timestamp = |field: &str| {
             chrono::DateTime::parse_from_rfc3339(&value)
                 .map(|t| t.naive_utc())
                 .map_err(|_| {
-                    ApiError::InvalidRequest(format!(
+                    CoreError::InvalidRequest(format!(
                         "{field} must be an RFC 3339 timestamp like 2026-11-22T06:13:19Z"
                     ))
                 })
@@ -303,7 +307,7 @@ pub async fn list(
             "status" => {
                 let known = ["WAIT_PAY", "PAID", "CLOSED", "PAID_AFTER_CLOSE", "REFUNDED"];
                 if !known.contains(&value.as_ref()) {
-                    return Err(ApiError::InvalidRequest(format!(
+                    return Err(CoreError::InvalidRequest(format!(
                         "status must be one of {}",
                         known.join(", ")
                     )));
@@ -318,19 +322,19 @@ pub async fn list(
                     .ok()
                     .filter(|n| (1..=100).contains(n))
                     .ok_or_else(|| {
-                        ApiError::InvalidRequest("limit must be an integer from 1 to 100".into())
+                        CoreError::InvalidRequest("limit must be an integer from 1 to 100".into())
                     })?
             }
             "starting_after" => {
                 let id = MerchantOrderId::parse_str("starting_after", &value).map_err(|_| {
-                    ApiError::InvalidRequest(
+                    CoreError::InvalidRequest(
                         "starting_after must be a merchant_order_id from the previous page".into(),
                     )
                 })?;
                 starting_after = Some(id);
             }
             other => {
-                return Err(ApiError::InvalidRequest(format!(
+                return Err(CoreError::InvalidRequest(format!(
                     "{other} is not a parameter of the order list (status, created_gte, \
                      created_lt, limit, starting_after)"
                 )))
@@ -341,7 +345,7 @@ pub async fn list(
     db::run(pool, move |conn| {
         if let Some(id) = &starting_after {
             let cursor = find(conn, &merchant_id, id.as_str())?.ok_or_else(|| {
-                ApiError::InvalidRequest(
+                CoreError::InvalidRequest(
                     "starting_after must be a merchant_order_id from the previous page".into(),
                 )
             })?;

@@ -7,9 +7,10 @@
 //! process makes (a payment, a close, a new trade) drops the order's view at once. Another
 //! instance's change shows here within the second.
 
+use super::attempts::QrCode;
 use super::checkout::CheckoutView;
 use super::merchants::MerchantProfile;
-use super::payments::CodeUrl;
+use crate::channel::ChannelId;
 use crate::db::orders::Order;
 use actix_web::web::Bytes;
 use std::borrow::Borrow;
@@ -25,20 +26,26 @@ pub const MERCHANT_TTL: Duration = Duration::from_secs(1);
 /// Past this many entries a map starts afresh: a bound on memory, not an LRU.
 const MAX_ENTRIES: usize = 50_000;
 
-/// An order as read, with its NATIVE code if it had one to hand out, and (made once, on first
-/// use) the storefront's JSON view of it.
+/// An order as read, with its WeChat QR code if it had one to hand out, the channels it can be
+/// paid with, and (made once, on first use) the storefront's JSON view of it.
 #[derive(Debug)]
 pub struct OrderSnapshot {
     pub order: Order,
-    pub code: Option<CodeUrl>,
+    pub code: Option<QrCode>,
+    pub pay_methods: Vec<ChannelId>,
     checkout_json: OnceLock<Bytes>,
 }
 
 impl OrderSnapshot {
-    pub fn new(order: Order, code: Option<CodeUrl>) -> Arc<OrderSnapshot> {
+    pub fn new(
+        order: Order,
+        code: Option<QrCode>,
+        pay_methods: Vec<ChannelId>,
+    ) -> Arc<OrderSnapshot> {
         Arc::new(OrderSnapshot {
             order,
             code,
+            pay_methods,
             checkout_json: OnceLock::new(),
         })
     }
@@ -47,7 +54,7 @@ impl OrderSnapshot {
     pub fn checkout_json(&self) -> Bytes {
         self.checkout_json
             .get_or_init(|| {
-                let view = CheckoutView::new(&self.order, self.code.as_ref());
+                let view = CheckoutView::new(&self.order, self.code.as_ref(), &self.pay_methods);
                 Bytes::from(serde_json::to_vec(&view).expect("a view serializes"))
             })
             .clone()

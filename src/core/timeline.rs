@@ -5,14 +5,14 @@
 //! never fails a payment). Webhook attempts come from their own table. No detail ever holds a
 //! key, a secret or a signature.
 
-use crate::channel::wechat::ChannelError;
+use crate::channel::ChannelError;
 use crate::core::merchants::MerchantProfile;
 use crate::core::orders;
+use crate::core::CoreError;
 use crate::db::order_events::{self, OrderEvent};
 use crate::db::{self, webhook_events, AnyConnection, DbError, DbPool};
 use crate::domain::random_string;
 use crate::domain::time::{self, serde_rfc3339};
-use crate::error::ApiError;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -69,8 +69,8 @@ pub async fn record(pool: &DbPool, order_id: &str, kind: &str, detail: Value) {
     }
 }
 
-/// The outcome of a channel call, as the timeline shows it: `ok`, WeChat's error code and
-/// words, or that it did not answer (no internal detail).
+/// The outcome of a channel call, as the timeline shows it: `ok`, the channel's error code
+/// and words, or that it did not answer (no internal detail).
 pub fn call_outcome<T>(result: &Result<T, ChannelError>) -> Value {
     match result {
         Ok(_) => json!("ok"),
@@ -83,7 +83,7 @@ pub async fn for_order(
     pool: &DbPool,
     merchant: &MerchantProfile,
     merchant_order_id: &str,
-) -> Result<Vec<EventView>, ApiError> {
+) -> Result<Vec<EventView>, CoreError> {
     let order = orders::get(pool, merchant, merchant_order_id).await?;
     db::run(pool, move |conn| {
         // The creation is the order row itself: creating writes nothing more.

@@ -2,11 +2,11 @@
 //! (and `order.paid` too, for an endpoint that subscribes to it).
 
 use crate::core::merchants::MerchantProfile;
+use crate::core::CoreError;
 use crate::db::webhook_endpoints::{self, WebhookEndpoint};
 use crate::db::{self, webhook_events, DbPool};
 use crate::domain::time::{self, serde_rfc3339};
 use crate::domain::{random_string, ReturnUrl};
-use crate::error::ApiError;
 use crate::webhook::EventType;
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -36,10 +36,10 @@ impl From<WebhookEndpoint> for EndpointView {
 }
 
 /// `events`: a non-empty list of event names, or `["*"]`; answered as stored (`a,b` or `*`).
-fn parse_events(value: Option<&Value>) -> Result<String, ApiError> {
+fn parse_events(value: Option<&Value>) -> Result<String, CoreError> {
     let invalid = || {
         let names: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
-        ApiError::InvalidRequest(format!(
+        CoreError::InvalidRequest(format!(
             "events must be a non-empty list of event names ({}) or [\"*\"]",
             names.join(", ")
         ))
@@ -52,7 +52,7 @@ fn parse_events(value: Option<&Value>) -> Result<String, ApiError> {
     for item in list {
         let name = item.as_str().ok_or_else(invalid)?;
         if name != "*" && EventType::parse(name).is_none() {
-            return Err(ApiError::InvalidRequest(format!(
+            return Err(CoreError::InvalidRequest(format!(
                 "events: {name:?} is not an event name"
             )));
         }
@@ -62,7 +62,7 @@ fn parse_events(value: Option<&Value>) -> Result<String, ApiError> {
     }
     if names.contains(&"*") {
         if names.len() > 1 {
-            return Err(ApiError::InvalidRequest(
+            return Err(CoreError::InvalidRequest(
                 "events: \"*\" stands alone (it means every event)".into(),
             ));
         }
@@ -75,24 +75,24 @@ pub async fn create(
     pool: &DbPool,
     merchant: &MerchantProfile,
     body: &Value,
-) -> Result<EndpointView, ApiError> {
+) -> Result<EndpointView, CoreError> {
     let object = body
         .as_object()
-        .ok_or_else(|| ApiError::InvalidRequest("the body must be a JSON object".into()))?;
+        .ok_or_else(|| CoreError::InvalidRequest("the body must be a JSON object".into()))?;
     let url = ReturnUrl::parse(
         "url",
         object
             .get("url")
-            .ok_or_else(|| ApiError::InvalidRequest("url is required".into()))?,
+            .ok_or_else(|| CoreError::InvalidRequest("url is required".into()))?,
         &merchant.return_url_prefixes,
     )
-    .map_err(ApiError::InvalidRequest)?;
+    .map_err(CoreError::InvalidRequest)?;
     let events = parse_events(object.get("events"))?;
     if let Some(unknown) = object
         .keys()
         .find(|k| !matches!(k.as_str(), "url" | "events"))
     {
-        return Err(ApiError::InvalidRequest(format!(
+        return Err(CoreError::InvalidRequest(format!(
             "{unknown} is not a field of a webhook endpoint"
         )));
     }
@@ -109,7 +109,7 @@ pub async fn create(
             if webhook_endpoints::count_live_for_merchant(c, &endpoint.merchant_id)?
                 >= MAX_ENDPOINTS
             {
-                return Err(ApiError::Conflict(format!(
+                return Err(CoreError::Conflict(format!(
                     "a merchant has at most {MAX_ENDPOINTS} webhook endpoints; delete one first"
                 )));
             }
@@ -123,7 +123,7 @@ pub async fn create(
 pub async fn list(
     pool: &DbPool,
     merchant: &MerchantProfile,
-) -> Result<Vec<EndpointView>, ApiError> {
+) -> Result<Vec<EndpointView>, CoreError> {
     let merchant_id = merchant.id.clone();
     db::run(pool, move |conn| {
         Ok(webhook_endpoints::live_for_merchant(conn, &merchant_id)?
@@ -136,13 +136,13 @@ pub async fn list(
 
 /// Deletes the endpoint and gives up its undelivered events, in one transaction; 404 for an
 /// unknown endpoint or another merchant's.
-pub async fn delete(pool: &DbPool, merchant: &MerchantProfile, id: &str) -> Result<(), ApiError> {
+pub async fn delete(pool: &DbPool, merchant: &MerchantProfile, id: &str) -> Result<(), CoreError> {
     let merchant_id = merchant.id.clone();
     let id = id.to_owned();
     db::run(pool, move |conn| {
         db::write_transaction(conn, |c| {
             if !webhook_endpoints::delete(c, &merchant_id, &id, time::now())? {
-                return Err(ApiError::NotFound(
+                return Err(CoreError::NotFound(
                     "no webhook endpoint with this id".into(),
                 ));
             }

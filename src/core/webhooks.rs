@@ -2,10 +2,10 @@
 
 use crate::core::merchants::MerchantProfile;
 use crate::core::orders;
+use crate::core::CoreError;
 use crate::db::webhook_events::{self, WebhookAttempt, WebhookEvent};
 use crate::db::{self, DbPool};
 use crate::domain::time::{self, serde_rfc3339};
-use crate::error::ApiError;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
@@ -69,7 +69,7 @@ pub async fn list(
     pool: &DbPool,
     merchant: &MerchantProfile,
     merchant_order_id: &str,
-) -> Result<Vec<WebhookView>, ApiError> {
+) -> Result<Vec<WebhookView>, CoreError> {
     let order = orders::get(pool, merchant, merchant_order_id).await?;
     db::run(pool, move |conn| {
         let events = webhook_events::for_order(conn, &order.id)?;
@@ -88,15 +88,15 @@ pub async fn redeliver(
     pool: &DbPool,
     merchant: &MerchantProfile,
     merchant_order_id: &str,
-) -> Result<WebhookView, ApiError> {
+) -> Result<WebhookView, CoreError> {
     let order = orders::get(pool, merchant, merchant_order_id).await?;
     db::run(pool, move |conn| {
         let latest = webhook_events::for_order(conn, &order.id)?
             .pop()
-            .ok_or_else(|| ApiError::Conflict("the order has no webhook event yet".into()))?;
+            .ok_or_else(|| CoreError::Conflict("the order has no webhook event yet".into()))?;
         webhook_events::requeue(conn, &latest.id, time::now_precise())?;
         let event = webhook_events::find(conn, &latest.id)?
-            .ok_or_else(|| ApiError::Internal("requeued event not found".into()))?;
+            .ok_or_else(|| CoreError::Internal("requeued event not found".into()))?;
         let attempts = webhook_events::attempts_for(conn, std::slice::from_ref(&event.id))?;
         Ok(WebhookView::new(event, &attempts))
     })

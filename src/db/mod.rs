@@ -1,6 +1,7 @@
 //! The database: one schema on two backends (Postgres for production, SQLite as the embedded
 //! default), an r2d2 pool, embedded migrations, and every query beside its table.
 
+pub mod channel_trades;
 pub mod legacy_logins;
 pub mod merchants;
 pub mod order_events;
@@ -10,7 +11,6 @@ pub mod rejected_notifies;
 pub mod schema;
 pub mod webhook_endpoints;
 pub mod webhook_events;
-pub mod wechat_trades;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;

@@ -28,6 +28,8 @@ pub struct Order {
     pub origin: String,
     /// Made by a live installation (real channels), not a sandbox.
     pub livemode: bool,
+    /// The channel the money came through (`channel::ChannelId`), once paid.
+    pub channel: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -95,12 +97,14 @@ pub fn transition_paid(
     id: &str,
     from: &str,
     to: &str,
+    channel: &str,
     transaction_id: &str,
     paid_at: NaiveDateTime,
 ) -> QueryResult<bool> {
     diesel::update(orders::table.find(id).filter(orders::status.eq(from)))
         .set((
             orders::status.eq(to),
+            orders::channel.eq(channel),
             orders::transaction_id.eq(transaction_id),
             orders::paid_at.eq(paid_at),
         ))

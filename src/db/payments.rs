@@ -6,6 +6,8 @@ use diesel::prelude::*;
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = payments)]
 pub struct Payment {
+    /// The channel the money came through; transaction ids are unique within it.
+    pub channel: String,
     pub transaction_id: String,
     pub order_id: String,
     pub out_trade_no: String,
@@ -16,9 +18,13 @@ pub struct Payment {
     pub duplicate: bool,
 }
 
-pub fn find(conn: &mut AnyConnection, transaction_id: &str) -> QueryResult<Option<Payment>> {
+pub fn find(
+    conn: &mut AnyConnection,
+    channel: &str,
+    transaction_id: &str,
+) -> QueryResult<Option<Payment>> {
     payments::table
-        .find(transaction_id)
+        .find((channel, transaction_id))
         .select(Payment::as_select())
         .first(conn)
         .optional()
@@ -39,8 +45,12 @@ pub fn for_order(conn: &mut AnyConnection, order_id: &str) -> QueryResult<Vec<Pa
         .load(conn)
 }
 
-pub fn mark_duplicate(conn: &mut AnyConnection, transaction_id: &str) -> QueryResult<usize> {
-    diesel::update(payments::table.find(transaction_id))
+pub fn mark_duplicate(
+    conn: &mut AnyConnection,
+    channel: &str,
+    transaction_id: &str,
+) -> QueryResult<usize> {
+    diesel::update(payments::table.find((channel, transaction_id)))
         .set(payments::duplicate.eq(true))
         .execute(conn)
 }

@@ -1,6 +1,25 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    channel_trades (channel, out_trade_no) {
+        out_trade_no -> Text,
+        order_id -> Text,
+        product -> Text,
+        status -> Text,
+        pay_url -> Nullable<Text>,
+        credential -> Nullable<Text>,
+        credential_expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        close_requested -> Bool,
+        next_query_at -> Nullable<Timestamp>,
+        query_attempts -> Int4,
+        params -> Nullable<Text>,
+        channel -> Text,
+    }
+}
+
+diesel::table! {
     legacy_logins (user_id) {
         user_id -> Text,
         merchant_id -> Text,
@@ -51,11 +70,12 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         origin -> Text,
         livemode -> Bool,
+        channel -> Nullable<Text>,
     }
 }
 
 diesel::table! {
-    payments (transaction_id) {
+    payments (channel, transaction_id) {
         transaction_id -> Text,
         order_id -> Text,
         out_trade_no -> Text,
@@ -64,6 +84,7 @@ diesel::table! {
         recorded_at -> Timestamp,
         source -> Text,
         duplicate -> Bool,
+        channel -> Text,
     }
 }
 
@@ -120,25 +141,7 @@ diesel::table! {
     }
 }
 
-diesel::table! {
-    wechat_trades (out_trade_no) {
-        out_trade_no -> Text,
-        order_id -> Text,
-        trade_type -> Text,
-        status -> Text,
-        code_url -> Nullable<Text>,
-        prepay_id -> Nullable<Text>,
-        openid -> Nullable<Text>,
-        credential_expires_at -> Nullable<Timestamp>,
-        created_at -> Timestamp,
-        closed_at -> Nullable<Timestamp>,
-        close_requested -> Bool,
-        next_query_at -> Nullable<Timestamp>,
-        query_attempts -> Int4,
-        params -> Nullable<Text>,
-    }
-}
-
+diesel::joinable!(channel_trades -> orders (order_id));
 diesel::joinable!(legacy_logins -> merchants (merchant_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(orders -> merchants (merchant_id));
@@ -148,9 +151,9 @@ diesel::joinable!(webhook_endpoints -> merchants (merchant_id));
 diesel::joinable!(webhook_events -> merchants (merchant_id));
 diesel::joinable!(webhook_events -> orders (order_id));
 diesel::joinable!(webhook_events -> webhook_endpoints (endpoint_id));
-diesel::joinable!(wechat_trades -> orders (order_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    channel_trades,
     legacy_logins,
     merchants,
     order_events,
@@ -160,5 +163,4 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_attempts,
     webhook_endpoints,
     webhook_events,
-    wechat_trades,
 );

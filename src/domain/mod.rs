@@ -1,6 +1,7 @@
 //! Types that validate on parse: once a value has one of these types it is known good.
 //! Every parse error is a message that names the offending field, ready for a 400.
 
+mod channel_id;
 mod fen;
 mod ids;
 mod order_fields;
@@ -8,6 +9,7 @@ mod order_status;
 mod return_url;
 pub mod time;
 
+pub use channel_id::ChannelId;
 pub use fen::Fen;
 pub use ids::{random_string, ApiKey, CheckoutToken, MerchantId, NotifySecret, OrderId};
 pub use order_fields::{

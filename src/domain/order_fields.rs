@@ -1,3 +1,4 @@
+use super::ChannelId;
 use serde_json::Value;
 
 /// Control characters, and the invisible format characters that can disguise text shown to a
@@ -153,38 +154,62 @@ impl OrderOrigin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayMethod {
     Wechat,
+    Alipay,
+    /// Left to the shopper: either channel's pay endpoints take the order.
+    Any,
 }
 
 impl PayMethod {
-    /// `"wechat"` or `1`. Alipay (`"alipay"` / `2`) is reserved: refused until that channel exists.
-    pub fn parse(field: &str, value: &Value) -> Result<PayMethod, String> {
+    /// `"wechat"` (or `1`), `"alipay"` (or `2`), or absent / `null`: either.
+    pub fn parse(field: &str, value: Option<&Value>) -> Result<PayMethod, String> {
         match value {
-            Value::String(s) if s == "wechat" => Ok(PayMethod::Wechat),
-            Value::Number(n) if n.as_i64() == Some(1) => Ok(PayMethod::Wechat),
-            Value::String(s) if s == "alipay" => Err(Self::alipay(field)),
-            Value::Number(n) if n.as_i64() == Some(2) => Err(Self::alipay(field)),
-            _ => Err(format!("{field} must be \"wechat\" (or 1)")),
+            None | Some(Value::Null) => Ok(PayMethod::Any),
+            Some(Value::String(s)) if s == "wechat" => Ok(PayMethod::Wechat),
+            Some(Value::Number(n)) if n.as_i64() == Some(1) => Ok(PayMethod::Wechat),
+            Some(Value::String(s)) if s == "alipay" => Ok(PayMethod::Alipay),
+            Some(Value::Number(n)) if n.as_i64() == Some(2) => Ok(PayMethod::Alipay),
+            _ => Err(format!(
+                "{field} must be \"wechat\" (or 1), \"alipay\" (or 2), or null"
+            )),
         }
     }
 
-    fn alipay(field: &str) -> String {
-        format!("{field} alipay is not supported yet: use \"wechat\"")
-    }
-
+    /// The stored value (`orders.pay_method`).
     pub fn as_str(self) -> &'static str {
         match self {
             PayMethod::Wechat => "wechat",
+            PayMethod::Alipay => "alipay",
+            PayMethod::Any => "any",
         }
     }
 
-    pub fn from_stored(s: &str) -> Option<PayMethod> {
-        (s == "wechat").then_some(PayMethod::Wechat)
+    /// What the API shows: the channel's name, or `null` for the shopper's choice.
+    pub fn shown(self) -> Option<&'static str> {
+        (self != PayMethod::Any).then(|| self.as_str())
     }
 
-    /// The foodie-payment course's numeric code.
+    pub fn from_stored(s: &str) -> Option<PayMethod> {
+        match s {
+            "wechat" => Some(PayMethod::Wechat),
+            "alipay" => Some(PayMethod::Alipay),
+            "any" => Some(PayMethod::Any),
+            _ => None,
+        }
+    }
+
+    pub fn allows(self, channel: ChannelId) -> bool {
+        match self {
+            PayMethod::Wechat => channel == ChannelId::Wechat,
+            PayMethod::Alipay => channel == ChannelId::Alipay,
+            PayMethod::Any => true,
+        }
+    }
+
+    /// The foodie-payment course's numeric code (its orders always name a channel).
     pub fn legacy_code(self) -> i32 {
         match self {
-            PayMethod::Wechat => 1,
+            PayMethod::Alipay => 2,
+            _ => 1,
         }
     }
 }
@@ -240,18 +265,25 @@ mod tests {
     }
 
     #[test]
-    fn pay_method_accepts_name_or_code() {
+    fn pay_method_accepts_name_or_code_or_nothing() {
+        let parse = |v| PayMethod::parse("p", Some(&v));
+        assert_eq!(parse(json!("wechat")), Ok(PayMethod::Wechat));
+        assert_eq!(parse(json!(1)), Ok(PayMethod::Wechat));
+        assert_eq!(parse(json!("alipay")), Ok(PayMethod::Alipay));
+        assert_eq!(parse(json!(2)), Ok(PayMethod::Alipay));
+        assert_eq!(parse(json!(null)), Ok(PayMethod::Any));
+        assert_eq!(PayMethod::parse("p", None), Ok(PayMethod::Any));
+        for bad in [json!("cash"), json!(3), json!("WECHAT"), json!(true)] {
+            assert_eq!(
+                PayMethod::parse("pay_method", Some(&bad)).unwrap_err(),
+                "pay_method must be \"wechat\" (or 1), \"alipay\" (or 2), or null"
+            );
+        }
+        assert!(PayMethod::Any.allows(ChannelId::Alipay));
+        assert!(!PayMethod::Wechat.allows(ChannelId::Alipay));
         assert_eq!(
-            PayMethod::parse("p", &json!("wechat")),
-            Ok(PayMethod::Wechat)
+            PayMethod::from_stored("any").and_then(PayMethod::shown),
+            None
         );
-        assert_eq!(PayMethod::parse("p", &json!(1)), Ok(PayMethod::Wechat));
-        assert!(PayMethod::parse("pay_method", &json!("alipay"))
-            .unwrap_err()
-            .contains("alipay"));
-        assert!(PayMethod::parse("pay_method", &json!(2))
-            .unwrap_err()
-            .contains("alipay"));
-        assert!(PayMethod::parse("pay_method", &json!("cash")).is_err());
     }
 }

@@ -49,3 +49,27 @@ pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiErr
 pub fn not_allowed(req: &HttpRequest) -> ApiError {
     ApiError::MethodNotAllowed(format!("{} is not allowed on {}", req.method(), req.path()))
 }
+
+/// A URL fit for a log line: the password of `scheme://user:password@host` and the value of any
+/// query parameter whose name speaks of a password (libpq takes `?password=…`) become `***`.
+/// What does not parse as a URL is kept whole (a SQLite path).
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    let secret = |name: &str| name.to_ascii_lowercase().contains("password");
+    if parsed.query_pairs().any(|(name, _)| secret(&name)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if secret(&name) { "***".into() } else { value };
+                (name.into_owned(), value.into_owned())
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}

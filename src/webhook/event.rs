@@ -89,7 +89,12 @@ pub fn new_event(
         "merchantUserId": order.merchant_user_id,
         "orderId": order.id,
         "amount": order.amount.to_string(),
-        "payMethod": order.pay_method,
+        // The channel the money came through; before any money, the channel the order was
+        // made for (empty when the shopper chooses, and then left out of the form).
+        "payMethod": order.channel.as_deref().unwrap_or(match order.pay_method.as_str() {
+            "any" => "",
+            named => named,
+        }),
         "status": status,
         "livemode": order.livemode.to_string(),
         "transactionId": transaction_id,

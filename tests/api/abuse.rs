@@ -262,7 +262,7 @@ async fn a_code_url_planted_in_redis_is_not_handed_out() {
     let real: Value = app.native("planted").await.json().await.unwrap();
     let order = app.get_order("planted").await;
     let key = format!(
-        "{}credential:{}:NATIVE:-",
+        "{}credential:{}:wechat:qr:-",
         app.settings().redis_key_prefix,
         order["id"].as_str().unwrap()
     );

@@ -1,5 +1,5 @@
 use crate::helpers::{error_of, spawn_app};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn the_storefront_reads_the_order_by_token_alone() {
@@ -23,10 +23,12 @@ async fn the_storefront_reads_the_order_by_token_alone() {
             "description",
             "expires_at",
             "merchant_order_id",
+            "pay_methods",
             "status"
         ]
     );
     assert_eq!(view["merchant_order_id"], "shop-1");
+    assert_eq!(view["pay_methods"], json!(["wechat"]));
     assert_eq!(view["amount"], 1);
     assert_eq!(view["status"], "WAIT_PAY");
     assert_eq!(view["expires_at"], order["expires_at"]);

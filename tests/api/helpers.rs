@@ -619,15 +619,15 @@ impl TestApp {
     }
 
     /// The order's trades as stored, by out_trade_no.
-    pub fn trades(&self, order_id: &str) -> Vec<payment_center::db::wechat_trades::WechatTrade> {
+    pub fn trades(&self, order_id: &str) -> Vec<payment_center::db::channel_trades::ChannelTrade> {
         use diesel::{ExpressionMethods, SelectableHelper};
-        use payment_center::db::schema::wechat_trades;
-        use payment_center::db::wechat_trades::WechatTrade;
+        use payment_center::db::channel_trades::ChannelTrade;
+        use payment_center::db::schema::channel_trades;
         let mut conn = self.pool.get().expect("a connection");
-        wechat_trades::table
-            .filter(wechat_trades::order_id.eq(order_id))
-            .order(wechat_trades::out_trade_no.asc())
-            .select(WechatTrade::as_select())
+        channel_trades::table
+            .filter(channel_trades::order_id.eq(order_id))
+            .order(channel_trades::out_trade_no.asc())
+            .select(ChannelTrade::as_select())
             .load(&mut **conn)
             .expect("load trades")
     }
@@ -635,15 +635,15 @@ impl TestApp {
     /// Makes every pending look at the order's trades due now (as if its time had come).
     pub fn make_trades_due(&self, order_id: &str) {
         use diesel::ExpressionMethods;
-        use payment_center::db::schema::wechat_trades;
+        use payment_center::db::schema::channel_trades;
         let past = chrono::Utc::now().naive_utc() - chrono::Duration::seconds(1);
         let mut conn = self.pool.get().expect("a connection");
         diesel::update(
-            wechat_trades::table
-                .filter(wechat_trades::order_id.eq(order_id))
-                .filter(wechat_trades::next_query_at.is_not_null()),
+            channel_trades::table
+                .filter(channel_trades::order_id.eq(order_id))
+                .filter(channel_trades::next_query_at.is_not_null()),
         )
-        .set(wechat_trades::next_query_at.eq(past))
+        .set(channel_trades::next_query_at.eq(past))
         .execute(&mut **conn)
         .expect("make due");
     }

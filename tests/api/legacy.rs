@@ -98,9 +98,12 @@ async fn create_merchant_order_speaks_the_course_envelope() {
     );
     let mut alipay = course_body("x-2");
     alipay["payMethod"] = json!(2);
+    assert_eq!(create(&app, &alipay, &id, &key).await["msg"], "OK");
+    let mut cash = course_body("x-3");
+    cash["payMethod"] = json!(3);
     assert_eq!(
-        create(&app, &alipay, &id, &key).await["msg"],
-        "payMethod alipay is not supported yet: use \"wechat\""
+        create(&app, &cash, &id, &key).await["msg"],
+        "payMethod must be \"wechat\" (or 1), \"alipay\" (or 2), or null"
     );
     let mut other = course_body("210216HW7D4NGT2W");
     other["amount"] = json!(2);
@@ -108,7 +111,11 @@ async fn create_merchant_order_speaks_the_course_envelope() {
         create(&app, &other, &id, &key).await["msg"],
         "merchantOrderId 210216HW7D4NGT2W already exists with a different amount"
     );
-    assert_eq!(app.order_count(), 1);
+    assert_eq!(
+        app.order_count(),
+        2,
+        "the course's order and its Alipay one"
+    );
 }
 
 #[tokio::test]

@@ -114,7 +114,7 @@ async fn orders_that_cannot_be_paid_are_409() {
     assert_eq!(code, "order_not_payable");
     assert_eq!(
         message,
-        "the order expires in less than a minute, too soon to pay with WeChat (it needs time_expire a minute ahead)"
+        "the order expires in less than a minute, too soon to pay with WeChat Pay"
     );
 }
 

@@ -190,8 +190,8 @@ async fn only_return_and_result_success_is_a_payment() {
     assert_eq!(app.get_order("fail-1").await["status"], "WAIT_PAY");
     assert_eq!(app.count("webhook_events"), 0);
     assert!(
-        rejected_reasons(&app).contains(&msg),
-        "kept for an operator"
+        rejected_reasons(&app).contains(&format!("wechat: {msg}")),
+        "kept for an operator, with its channel"
     );
 }
 
@@ -234,7 +234,7 @@ async fn the_amount_the_account_and_the_trade_must_be_ours() {
     let cases = [
         (
             notify_xml(&out_trade_no, "42002", "100", &[], false),
-            "total_fee 100 is not the order's amount 1".to_owned(),
+            "the amount 100 is not the order's amount 1".to_owned(),
         ),
         (
             notify_xml(
@@ -269,7 +269,10 @@ async fn the_amount_the_account_and_the_trade_must_be_ours() {
     assert_eq!(app.count("webhook_events"), 0);
     let reasons = rejected_reasons(&app);
     for (_, reason) in &cases {
-        assert!(reasons.contains(reason), "{reason} kept");
+        assert!(
+            reasons.contains(&format!("wechat: {reason}")),
+            "{reason} kept"
+        );
     }
 }
 
@@ -417,7 +420,7 @@ async fn refused_notifies_are_kept_bounded_and_for_a_while() {
     let signed = notify_xml(&out_trade_no, "42003", "2", &[("attach", &padding)], false);
     let (code, message) = app.post_notify(&signed).await;
     assert_eq!(code, "FAIL");
-    assert!(message.starts_with("total_fee 2"), "{message}");
+    assert!(message.starts_with("the amount 2 is not"), "{message}");
     let kept = {
         let mut conn = app.pool.get().unwrap();
         payment_center::db::rejected_notifies::recent(&mut conn, 10).unwrap()
@@ -434,7 +437,7 @@ async fn refused_notifies_are_kept_bounded_and_for_a_while() {
     );
     let signed_kept = kept
         .iter()
-        .find(|r| r.reason.contains("total_fee"))
+        .find(|r| r.reason.contains("the amount 2"))
         .unwrap();
     let cap = payment_center::api::KEPT_BODY_BYTES;
     assert!(

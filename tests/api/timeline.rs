@@ -83,7 +83,7 @@ async fn an_orders_life_is_on_its_timeline() {
     assert!(events[2]["detail"]["reason"]
         .as_str()
         .unwrap()
-        .starts_with("total_fee 2"));
+        .starts_with("the amount 2 is not"));
     assert_eq!(events[3]["detail"]["source"], "notify");
     assert_eq!(
         events[3]["detail"]["transaction_id"],
@@ -132,6 +132,7 @@ async fn expiry_shows_the_close_and_the_query_at_wechat() {
         "{events:#?}"
     );
     assert_eq!(events[2]["detail"]["outcome"], "ok");
-    assert_eq!(events[3]["detail"]["outcome"], "CLOSED");
+    assert_eq!(events[3]["detail"]["outcome"], "closed");
+    assert_eq!(events[3]["detail"]["channel"], "wechat");
     assert_eq!(events[4]["detail"]["to"], "CLOSED");
 }

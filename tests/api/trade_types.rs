@@ -117,7 +117,7 @@ async fn jsapi_needs_an_openid() {
         let (code, got) = error_of(post(&app, "js-bad", "jsapi", Some(body)).await, 400).await;
         assert_eq!((code.as_str(), got.as_str()), ("invalid_request", message));
     }
-    assert_eq!(app.count("wechat_trades"), 0, "nothing opened");
+    assert_eq!(app.count("channel_trades"), 0, "nothing opened");
 }
 
 #[tokio::test]
@@ -219,8 +219,12 @@ async fn switching_trade_type_gives_up_the_old_trade() {
         "a new out_trade_no per trade"
     );
     assert_eq!(
-        (trades[1].trade_type.as_str(), trades[1].status.as_str()),
-        ("JSAPI", "OPEN")
+        (
+            trades[1].channel.as_str(),
+            trades[1].product.as_str(),
+            trades[1].status.as_str()
+        ),
+        ("wechat", "jsapi", "OPEN")
     );
 
     // The storefront's read of the checkout does not switch the payment back.

@@ -5,12 +5,13 @@
 use super::sign::{self, SignType};
 use super::xml::{self, Fields};
 use super::{beijing_time, TradeType, WechatConfig};
+use crate::channel::{ChannelError, ChannelId, CredentialCheck};
 use crate::domain::random_string;
 use chrono::NaiveDateTime;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ChannelError {
+pub enum WechatError {
     /// No answer: connection refused, timeout, a non-200 status.
     #[error("WeChat Pay did not answer: {0}")]
     Transport(String),
@@ -28,45 +29,29 @@ pub enum ChannelError {
     },
 }
 
-/// What a live start learned of its channel account (`WechatClient::check_credentials`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CredentialCheck {
-    /// Sandbox mode, or the check has not answered yet.
-    Unchecked,
-    Accepted,
-    /// The channel answered, and not as to an account it accepts.
-    Refused(String),
-    /// The channel did not answer (it may later).
-    Unreachable(String),
-}
-
-impl CredentialCheck {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            CredentialCheck::Unchecked => "unchecked",
-            CredentialCheck::Accepted => "accepted",
-            CredentialCheck::Refused(_) => "refused",
-            CredentialCheck::Unreachable(_) => "unreachable",
+impl From<WechatError> for ChannelError {
+    fn from(e: WechatError) -> ChannelError {
+        let channel = ChannelId::Wechat;
+        match e {
+            WechatError::Transport(detail) => ChannelError::Transport { channel, detail },
+            WechatError::InvalidReply(detail) => ChannelError::InvalidReply { channel, detail },
+            WechatError::ReturnFail(message) => ChannelError::Refused { channel, message },
+            WechatError::Business {
+                err_code,
+                err_code_des,
+            } => ChannelError::Business {
+                channel,
+                code: err_code,
+                message: err_code_des,
+            },
         }
     }
 }
 
-impl ChannelError {
-    /// What a caller of our API may see: WeChat's own words for a refusal, and no more than
-    /// "did not answer" for the rest (whose detail, with internal URLs, goes to the log).
-    pub fn public_message(&self) -> String {
-        match self {
-            ChannelError::Transport(_) => "WeChat Pay did not answer; try again".into(),
-            ChannelError::InvalidReply(_) => {
-                "WeChat Pay answered something invalid; try again".into()
-            }
-            refusal => refusal.to_string(),
-        }
-    }
-
+impl WechatError {
     pub fn err_code(&self) -> Option<&str> {
         match self {
-            ChannelError::Business { err_code, .. } => Some(err_code),
+            WechatError::Business { err_code, .. } => Some(err_code),
             _ => None,
         }
     }
@@ -133,7 +118,7 @@ impl WechatClient {
         &self.config
     }
 
-    pub async fn unified_order(&self, order: &UnifiedOrder<'_>) -> Result<Prepay, ChannelError> {
+    pub async fn unified_order(&self, order: &UnifiedOrder<'_>) -> Result<Prepay, WechatError> {
         let mut fields = Fields::new();
         let mut put = |k: &str, v: &str| {
             fields.insert(k.to_owned(), v.to_owned());
@@ -160,10 +145,10 @@ impl WechatClient {
             .get("prepay_id")
             .filter(|v| !v.is_empty())
             .cloned()
-            .ok_or_else(|| ChannelError::InvalidReply("no prepay_id in the reply".into()))?;
+            .ok_or_else(|| WechatError::InvalidReply("no prepay_id in the reply".into()))?;
         let code_url = reply.get("code_url").filter(|v| !v.is_empty()).cloned();
         if order.trade_type == TradeType::Native && code_url.is_none() {
-            return Err(ChannelError::InvalidReply(
+            return Err(WechatError::InvalidReply(
                 "no code_url in a NATIVE reply".into(),
             ));
         }
@@ -174,14 +159,14 @@ impl WechatClient {
         })
     }
 
-    pub async fn order_query(&self, out_trade_no: &str) -> Result<TradeQuery, ChannelError> {
+    pub async fn order_query(&self, out_trade_no: &str) -> Result<TradeQuery, WechatError> {
         let mut fields = Fields::new();
         fields.insert("out_trade_no".into(), out_trade_no.into());
         let reply = self.call("/pay/orderquery", fields).await?;
         let trade_state = reply
             .get("trade_state")
             .cloned()
-            .ok_or_else(|| ChannelError::InvalidReply("no trade_state in the reply".into()))?;
+            .ok_or_else(|| WechatError::InvalidReply("no trade_state in the reply".into()))?;
         Ok(TradeQuery {
             trade_state,
             transaction_id: reply
@@ -202,19 +187,19 @@ impl WechatClient {
         match self.order_query(&probe).await {
             Ok(_) => CredentialCheck::Accepted,
             Err(e) if e.err_code() == Some("ORDERNOTEXIST") => CredentialCheck::Accepted,
-            Err(ChannelError::Transport(e)) => CredentialCheck::Unreachable(e),
+            Err(WechatError::Transport(e)) => CredentialCheck::Unreachable(e),
             Err(e) => CredentialCheck::Refused(e.to_string()),
         }
     }
 
-    pub async fn close_order(&self, out_trade_no: &str) -> Result<(), ChannelError> {
+    pub async fn close_order(&self, out_trade_no: &str) -> Result<(), WechatError> {
         let mut fields = Fields::new();
         fields.insert("out_trade_no".into(), out_trade_no.into());
         self.call("/pay/closeorder", fields).await.map(|_| ())
     }
 
     /// Adds appid, mch_id, nonce_str, sign_type and sign; posts; checks the reply.
-    async fn call(&self, path: &str, mut fields: Fields) -> Result<Fields, ChannelError> {
+    async fn call(&self, path: &str, mut fields: Fields) -> Result<Fields, WechatError> {
         let config = &self.config;
         fields.insert("appid".into(), config.app_id.clone());
         fields.insert("mch_id".into(), config.mch_id.clone());
@@ -237,7 +222,7 @@ impl WechatClient {
     }
 
     /// Posts the signed fields and decodes the answer; no rule is applied yet.
-    async fn post(&self, path: &str, url: &str, fields: &Fields) -> Result<Fields, ChannelError> {
+    async fn post(&self, path: &str, url: &str, fields: &Fields) -> Result<Fields, WechatError> {
         let response = self
             .http
             .post(url)
@@ -245,9 +230,9 @@ impl WechatClient {
             .body(xml::encode_map(fields))
             .send()
             .await
-            .map_err(|e| ChannelError::Transport(format!("{path}: {e}")))?;
+            .map_err(|e| WechatError::Transport(format!("{path}: {e}")))?;
         if !response.status().is_success() {
-            return Err(ChannelError::Transport(format!(
+            return Err(WechatError::Transport(format!(
                 "{path}: HTTP {}",
                 response.status()
             )));
@@ -255,34 +240,34 @@ impl WechatClient {
         let body = response
             .bytes()
             .await
-            .map_err(|e| ChannelError::Transport(format!("{path}: {e}")))?;
-        xml::decode(&body).map_err(|e| ChannelError::InvalidReply(e.to_string()))
+            .map_err(|e| WechatError::Transport(format!("{path}: {e}")))?;
+        xml::decode(&body).map_err(|e| WechatError::InvalidReply(e.to_string()))
     }
 }
 
 /// Applies the v2 rules to a decoded reply, in their order: `return_code`, the signature,
 /// `result_code` / `err_code`.
-pub fn check_reply(reply: Fields, config: &WechatConfig) -> Result<Fields, ChannelError> {
+pub fn check_reply(reply: Fields, config: &WechatConfig) -> Result<Fields, WechatError> {
     let get = |k: &str| reply.get(k).map(String::as_str).unwrap_or("");
     if get("return_code") != "SUCCESS" {
         let msg = match get("return_msg") {
             "" => "no return_msg".to_owned(),
             msg => msg.to_owned(),
         };
-        return Err(ChannelError::ReturnFail(msg));
+        return Err(WechatError::ReturnFail(msg));
     }
     if !sign::verify(&reply, &config.api_key, config.sign_type) {
-        return Err(ChannelError::InvalidReply(
+        return Err(WechatError::InvalidReply(
             "the reply's signature does not verify".into(),
         ));
     }
     if get("appid") != config.app_id || get("mch_id") != config.mch_id {
-        return Err(ChannelError::InvalidReply(
+        return Err(WechatError::InvalidReply(
             "the reply is for another appid or mch_id".into(),
         ));
     }
     if get("result_code") != "SUCCESS" {
-        return Err(ChannelError::Business {
+        return Err(WechatError::Business {
             err_code: match get("err_code") {
                 "" => "FAIL".to_owned(),
                 code => code.to_owned(),
@@ -328,7 +313,7 @@ mod tests {
             .collect();
         assert_eq!(
             check_reply(reply, &config()),
-            Err(ChannelError::ReturnFail("签名错误".into()))
+            Err(WechatError::ReturnFail("签名错误".into()))
         );
     }
 
@@ -350,7 +335,7 @@ mod tests {
         reply.insert("prepay_id".into(), "injected".into());
         assert!(matches!(
             check_reply(reply, &config()),
-            Err(ChannelError::InvalidReply(_))
+            Err(WechatError::InvalidReply(_))
         ));
         let ok = signed(&[("return_code", "SUCCESS"), ("result_code", "SUCCESS")]);
         assert!(check_reply(ok, &config()).is_ok());
@@ -368,7 +353,7 @@ mod tests {
         fields.insert("sign".into(), s);
         assert!(matches!(
             check_reply(fields, &config()),
-            Err(ChannelError::InvalidReply(_))
+            Err(WechatError::InvalidReply(_))
         ));
     }
 }

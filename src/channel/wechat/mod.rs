@@ -1,13 +1,16 @@
 //! WeChat Pay v2: signatures, the XML codec, the API client. Written once and used by the
 //! client, the notify handler and the sandbox alike.
 
+pub mod adapter;
 pub mod client;
+pub mod notify;
 pub mod pay_params;
 pub mod sandbox;
 pub mod sign;
 pub mod xml;
 
-pub use client::{ChannelError, CredentialCheck, Prepay, TradeQuery, UnifiedOrder, WechatClient};
+pub use adapter::WechatChannel;
+pub use client::{Prepay, TradeQuery, UnifiedOrder, WechatClient, WechatError};
 pub use sign::SignType;
 
 use chrono::{Duration, NaiveDateTime};
@@ -36,7 +39,7 @@ impl fmt::Debug for WechatConfig {
             .field("app_id", &self.app_id)
             .field("mch_id", &self.mch_id)
             .field("api_key", &"<redacted>")
-            .field("api_base", &crate::config::redact_url(&self.api_base))
+            .field("api_base", &crate::http::redact_url(&self.api_base))
             .field("sign_type", &self.sign_type)
             .finish()
     }
