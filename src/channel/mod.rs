@@ -7,6 +7,7 @@
 //! verify a refund notify, download a day's bill) answering neutral `ReportedRefund` and
 //! `BillLine` values, the same way payments are answered.
 
+pub mod alipay;
 pub mod registry;
 pub mod wechat;
 
