@@ -108,8 +108,8 @@ run_backend() {
 
     # Order creation; the orders it makes are then paid by the notify scenario.
     API_KEY=$KEY SINK=$SINK bench "$backend" "create order" "$BASE" -s "$BENCH/create.lua"
-    sql "$backend" "INSERT INTO wechat_trades (out_trade_no, order_id, trade_type, status, prepay_id, created_at, close_requested, query_attempts)
-                    SELECT id, id, 'NATIVE', 'OPEN', 'wx_bench', created_at, FALSE, 0 FROM orders WHERE merchant_order_id LIKE 'c%'"
+    sql "$backend" "INSERT INTO channel_trades (channel, out_trade_no, order_id, product, status, credential, created_at, close_requested, query_attempts)
+                    SELECT 'wechat', id, id, 'qr', 'OPEN', 'wx_bench', created_at, FALSE, 0 FROM orders WHERE merchant_order_id LIKE 'c%'"
     sql "$backend" "SELECT id, amount FROM orders WHERE merchant_order_id LIKE 'c%'" | python3 "$BENCH/notifies.py" >"$WORK/notifies"
     local paid_before paid_after
     paid_before=$(metric 'payment_center_order_transitions_total{to="PAID"}')

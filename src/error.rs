@@ -76,12 +76,7 @@ impl From<CoreError> for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        if e.is_unavailable() {
-            log::error!("database unavailable: {e}");
-            ApiError::Unavailable("the database is unavailable; try again".into())
-        } else {
-            ApiError::Internal(e.to_string())
-        }
+        CoreError::from(e).into()
     }
 }
 
