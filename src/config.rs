@@ -91,10 +91,10 @@ impl OriginPattern {
 
 /// Every variable the service reads, its default and what it means: `serve --help` prints
 /// them, and a test keeps the list equal to what `Settings::from_lookup` reads.
-pub const VARIABLES: [(&str, &str, &str); 21] = [
+pub const VARIABLES: [(&str, &str, &str); 26] = [
     (
         "PAYMENT_MODE",
-        "live with WeChat credentials; sandbox on a loopback BIND_ADDR; else refuse to start",
+        "live with a channel's credentials; sandbox on a loopback BIND_ADDR; else refuse",
         "sandbox or live",
     ),
     (
@@ -171,8 +171,8 @@ pub const VARIABLES: [(&str, &str, &str); 21] = [
     ),
     (
         "SANDBOX_NOTIFY_SCHEDULE",
-        WECHAT_RETRY_SCHEDULE,
-        "pauses between the sandbox's notify attempts",
+        "each channel's own (WeChat's above; Alipay's 4m,10m,10m,1h,2h,6h,15h)",
+        "pauses between the sandboxes' notify attempts",
     ),
     (
         "SANDBOX_MAX_TRADES",
@@ -185,6 +185,31 @@ pub const VARIABLES: [(&str, &str, &str); 21] = [
         "run the webhook and reconcile workers in this process",
     ),
     ("RUST_LOG", "info", "log filter (env_logger)"),
+    (
+        "ALIPAY_APP_ID",
+        "the sandbox's",
+        "the app at Alipay Open Platform (with ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY)",
+    ),
+    (
+        "ALIPAY_APP_PRIVATE_KEY",
+        "the sandbox's",
+        "the app's RSA2 private key: PEM text (PKCS#1 or PKCS#8), bare base64, or @path",
+    ),
+    (
+        "ALIPAY_PUBLIC_KEY",
+        "the sandbox's",
+        "Alipay's public key for the app: PEM text, bare base64, or @path",
+    ),
+    (
+        "ALIPAY_SELLER_ID",
+        "unset",
+        "when set, Alipay notifies must carry this seller_id",
+    ),
+    (
+        "ALIPAY_GATEWAY",
+        "unset (live: https://openapi.alipay.com/gateway.do)",
+        "the Alipay gateway URL",
+    ),
 ];
 
 /// A `postgres://` / `postgresql://` URL, or a SQLite file path whose directory exists: a typo
@@ -255,8 +280,11 @@ pub struct Settings {
     /// Create a demo merchant on first start (the embedded default does).
     pub demo_merchant: bool,
     pub wechat: WechatSettings,
+    pub alipay: AlipaySettings,
     /// Pauses between the sandbox's notify attempts (`SANDBOX_NOTIFY_SCHEDULE`).
     pub sandbox_notify_schedule: Vec<Duration>,
+    /// The Alipay sandbox's: `SANDBOX_NOTIFY_SCHEDULE` when set, else Alipay's own.
+    pub alipay_sandbox_notify_schedule: Vec<Duration>,
     /// Trades the built-in sandbox keeps before forgetting the oldest (`SANDBOX_MAX_TRADES`).
     pub sandbox_max_trades: usize,
     /// Pauses after each failed webhook attempt (`WEBHOOK_RETRY_SCHEDULE`).
@@ -294,6 +322,30 @@ impl WechatSettings {
     /// Mount `/sandbox/wechat` and call it: no credentials and no other API base.
     pub fn uses_builtin_sandbox(&self) -> bool {
         self.credentials.is_none() && self.api_base.is_none()
+    }
+}
+
+/// The app at Alipay Open Platform. No credentials means the sandbox's app, and the built-in
+/// sandbox unless `ALIPAY_GATEWAY` points elsewhere.
+#[derive(Clone)]
+pub struct AlipaySettings {
+    pub credentials: Option<AlipayCredentials>,
+    pub seller_id: Option<String>,
+    pub gateway: Option<String>,
+}
+
+/// Keys are parsed when the settings are read: a bad key stops the start, naming the variable.
+#[derive(Clone)]
+pub struct AlipayCredentials {
+    pub app_id: String,
+    pub app_private_key: std::sync::Arc<crate::channel::alipay::sign::PrivateKey>,
+    pub alipay_public_key: crate::channel::alipay::sign::PublicKey,
+}
+
+impl AlipaySettings {
+    /// Mount `/sandbox/alipay` and call it: no credentials and no other gateway.
+    pub fn uses_builtin_sandbox(&self) -> bool {
+        self.credentials.is_none() && self.gateway.is_none()
     }
 }
 
@@ -386,7 +438,8 @@ fn resolve_mode(
         None if is_loopback_bind(bind_addr) => Ok(PaymentMode::Sandbox),
         None => Err(ConfigError(format!(
             "BIND_ADDR {bind_addr} is reachable from other machines and no channel has credentials: \
-             set PAYMENT_MODE=live (with WECHAT_APP_ID, WECHAT_MCH_ID, WECHAT_API_KEY) or, for a \
+             set PAYMENT_MODE=live (with WECHAT_APP_ID, WECHAT_MCH_ID, WECHAT_API_KEY, or the \
+             ALIPAY_ ones) or, for a \
              shared test installation where anyone may simulate payments, PAYMENT_MODE=sandbox"
         ))),
     }
@@ -422,6 +475,52 @@ fn wechat_credentials(
     }
 }
 
+/// The Alipay app of a live process: all three variables, or the names of those missing. A
+/// key is PEM text, bare base64, or `@path` to a file holding either.
+fn alipay_credentials(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<AlipayCredentials>, ConfigError> {
+    use crate::channel::alipay::sign::{PrivateKey, PublicKey};
+    const NAMES: [&str; 3] = [
+        "ALIPAY_APP_ID",
+        "ALIPAY_APP_PRIVATE_KEY",
+        "ALIPAY_PUBLIC_KEY",
+    ];
+    let values = NAMES.map(lookup);
+    let missing: Vec<&str> = NAMES
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(name, _)| *name)
+        .collect();
+    match missing.len() {
+        3 => return Ok(None),
+        0 => {}
+        _ => {
+            return Err(ConfigError(format!(
+                "Alipay is half-configured: {} missing (set all of ALIPAY_APP_ID, \
+                 ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY)",
+                missing.join(" and ")
+            )))
+        }
+    }
+    let [app_id, private_key, public_key] = values.map(Option::unwrap_or_default);
+    let read = |name: &str, value: String| match value.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{name}: cannot read {path}: {e}"))),
+        None => Ok(value),
+    };
+    let app_private_key = PrivateKey::from_pem(&read("ALIPAY_APP_PRIVATE_KEY", private_key)?)
+        .map_err(|e| ConfigError(format!("ALIPAY_APP_PRIVATE_KEY: {e}")))?;
+    let alipay_public_key = PublicKey::from_pem(&read("ALIPAY_PUBLIC_KEY", public_key)?)
+        .map_err(|e| ConfigError(format!("ALIPAY_PUBLIC_KEY: {e}")))?;
+    Ok(Some(AlipayCredentials {
+        app_id,
+        app_private_key: std::sync::Arc::new(app_private_key),
+        alipay_public_key,
+    }))
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -441,9 +540,16 @@ impl Settings {
         Settings::from_lookup(|name| {
             env(name).or_else(|| {
                 (name == "PAYMENT_MODE").then(|| {
-                    let any = ["WECHAT_APP_ID", "WECHAT_MCH_ID", "WECHAT_API_KEY"]
-                        .iter()
-                        .any(|n| env(n).is_some());
+                    let any = [
+                        "WECHAT_APP_ID",
+                        "WECHAT_MCH_ID",
+                        "WECHAT_API_KEY",
+                        "ALIPAY_APP_ID",
+                        "ALIPAY_APP_PRIVATE_KEY",
+                        "ALIPAY_PUBLIC_KEY",
+                    ]
+                    .iter()
+                    .any(|n| env(n).is_some());
                     if any { "live" } else { "sandbox" }.to_owned()
                 })
             })
@@ -489,17 +595,27 @@ impl Settings {
             }
         }
         let credentials = wechat_credentials(&lookup)?;
+        let alipay_credentials = alipay_credentials(&lookup)?;
         let bind_addr = lookup("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
         let mode = resolve_mode(
             lookup("PAYMENT_MODE").as_deref(),
-            credentials.is_some(),
+            credentials.is_some() || alipay_credentials.is_some(),
             &bind_addr,
         )?;
+        if mode == PaymentMode::Sandbox && alipay_credentials.is_some() {
+            return Err(ConfigError(
+                "PAYMENT_MODE=sandbox with Alipay credentials set: a sandbox never uses real \
+                 credentials; unset ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY, \
+                 or set PAYMENT_MODE=live"
+                    .into(),
+            ));
+        }
         match (mode, &credentials) {
-            (PaymentMode::Live, None) => {
+            (PaymentMode::Live, None) if alipay_credentials.is_none() => {
                 return Err(ConfigError(
                     "PAYMENT_MODE=live needs a channel's credentials: WECHAT_APP_ID, \
-                     WECHAT_MCH_ID and WECHAT_API_KEY are missing"
+                     WECHAT_MCH_ID and WECHAT_API_KEY, or ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY \
+                     and ALIPAY_PUBLIC_KEY"
                         .into(),
                 ))
             }
@@ -537,10 +653,26 @@ impl Settings {
             Some(s) => SignType::parse(&s)
                 .ok_or_else(|| ConfigError("WECHAT_SIGN_TYPE must be MD5 or HMAC-SHA256".into()))?,
         };
+        let alipay_gateway = lookup("ALIPAY_GATEWAY")
+            .map(|url| {
+                let parsed = url::Url::parse(&url);
+                if !parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                    return Err(ConfigError("ALIPAY_GATEWAY must be an http(s) URL".into()));
+                }
+                Ok(url)
+            })
+            .transpose()?;
         let sandbox_notify_schedule = parse_schedule(
             "SANDBOX_NOTIFY_SCHEDULE",
             &lookup("SANDBOX_NOTIFY_SCHEDULE").unwrap_or_else(|| WECHAT_RETRY_SCHEDULE.into()),
         )?;
+        let alipay_sandbox_notify_schedule = match lookup("SANDBOX_NOTIFY_SCHEDULE") {
+            Some(_) => sandbox_notify_schedule.clone(),
+            None => crate::channel::alipay::sandbox::NOTIFY_SCHEDULE_SECONDS
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+        };
         let webhook_retry_schedule = parse_schedule(
             "WEBHOOK_RETRY_SCHEDULE",
             &lookup("WEBHOOK_RETRY_SCHEDULE").unwrap_or_else(|| WECHAT_RETRY_SCHEDULE.into()),
@@ -607,7 +739,13 @@ impl Settings {
                 api_base,
                 sign_type,
             },
+            alipay: AlipaySettings {
+                credentials: alipay_credentials,
+                seller_id: lookup("ALIPAY_SELLER_ID"),
+                gateway: alipay_gateway,
+            },
             sandbox_notify_schedule,
+            alipay_sandbox_notify_schedule,
             bind_addr,
             public_base_url,
             database_url,
@@ -644,6 +782,15 @@ impl fmt::Debug for Settings {
                 &self.wechat.api_base.as_deref().map(redact_url),
             )
             .field("wechat_sign_type", &self.wechat.sign_type)
+            .field(
+                "alipay_app_id",
+                &self.alipay.credentials.as_ref().map(|c| c.app_id.as_str()),
+            )
+            .field("alipay_seller_id", &self.alipay.seller_id)
+            .field(
+                "alipay_gateway",
+                &self.alipay.gateway.as_deref().map(redact_url),
+            )
             .field("builtin_sandbox", &self.wechat.uses_builtin_sandbox())
             .field("webhook_retry_schedule", &self.webhook_retry_schedule)
             .field("run_workers", &self.run_workers)

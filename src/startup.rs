@@ -3,9 +3,11 @@
 
 use crate::api;
 use crate::cache::Cache;
+use crate::channel::alipay::sandbox::{AlipaySandbox, AlipaySandboxConfig};
+use crate::channel::alipay::{self, AlipayChannel, AlipayClient, AlipayConfig};
 use crate::channel::wechat::sandbox::{self, Sandbox, SandboxConfig};
 use crate::channel::wechat::{self, WechatChannel, WechatClient, WechatConfig};
-use crate::channel::{Channel, Channels, CredentialCheck};
+use crate::channel::{Channel, ChannelId, Channels, CredentialCheck};
 use crate::config::Settings;
 use crate::core::effects::EffectTargets;
 use crate::core::merchants::{self, IssuedCredentials};
@@ -118,6 +120,12 @@ impl Application {
         let live = settings.mode.is_live();
         let sandbox = (!live && settings.wechat.uses_builtin_sandbox())
             .then(|| web::Data::new(Sandbox::new(sandbox_config(&settings), http.clone())));
+        let alipay_sandbox = (!live && settings.alipay.uses_builtin_sandbox()).then(|| {
+            web::Data::new(AlipaySandbox::new(
+                alipay_sandbox_config(&settings),
+                http.clone(),
+            ))
+        });
         if live {
             log::info!("LIVE mode: real channels, real money");
         } else {
@@ -134,7 +142,19 @@ impl Application {
             format!("{public_base_url}/notify/wechat"),
             "127.0.0.1".into(),
         ));
-        let channels = Channels::new().with(wechat);
+        let mut channels = Channels::new();
+        // Live: the channels with credentials. Sandbox: both, on their sandboxes.
+        if !live || settings.wechat.credentials.is_some() {
+            channels = channels.with(wechat);
+        }
+        if !live || settings.alipay.credentials.is_some() {
+            let config = alipay_config(&settings, local_addr);
+            log::info!("Alipay: {config:?}");
+            channels = channels.with(Arc::new(AlipayChannel::new(
+                AlipayClient::new(config, http.clone()),
+                format!("{public_base_url}/notify/alipay"),
+            )));
+        }
         let credential_checks: Vec<_> = channels
             .iter()
             .map(|channel| {
@@ -175,7 +195,13 @@ impl Application {
             cache,
             public_base_url: public_base_url.clone(),
             channels,
-            sandbox_enabled: sandbox.is_some(),
+            sandboxes: [
+                sandbox.as_ref().map(|_| ChannelId::Wechat),
+                alipay_sandbox.as_ref().map(|_| ChannelId::Alipay),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
             mode: settings.mode,
             workers: vec![
                 ("webhook", workers.webhook.clone()),
@@ -186,13 +212,20 @@ impl Application {
             openapi_json: api::served_openapi(&public_base_url).into(),
         });
         let origins = web::Data::new(api::StorefrontOrigins(settings.storefront_origins.clone()));
-        let server =
-            run(listener, state, origins, sandbox, settings.request_timeout).map_err(|source| {
-                StartupError::Bind {
-                    addr: settings.bind_addr.clone(),
-                    source,
-                }
-            })?;
+        let server = run(
+            listener,
+            state,
+            origins,
+            Sandboxes {
+                wechat: sandbox,
+                alipay: alipay_sandbox,
+            },
+            settings.request_timeout,
+        )
+        .map_err(|source| StartupError::Bind {
+            addr: settings.bind_addr.clone(),
+            source,
+        })?;
         Ok(Application {
             port: local_addr.port(),
             public_base_url,
@@ -305,20 +338,75 @@ fn sandbox_config(settings: &Settings) -> SandboxConfig {
     }
 }
 
+/// The Alipay sandbox's app and keys, and its notify schedule.
+fn alipay_sandbox_config(settings: &Settings) -> AlipaySandboxConfig {
+    let sandbox_keys = alipay::sandbox::keys();
+    AlipaySandboxConfig {
+        app_id: alipay::sandbox::APP_ID.into(),
+        seller_id: alipay::sandbox::SELLER_ID.into(),
+        app_public_key: sandbox_keys.app_public_key,
+        alipay_private_key: sandbox_keys.alipay_private_key,
+        notify_schedule: settings.alipay_sandbox_notify_schedule.clone(),
+        max_trades: settings.sandbox_max_trades,
+    }
+}
+
+/// Real credentials go to `openapi.alipay.com` (or `ALIPAY_GATEWAY`); none use the sandbox's
+/// app and keys, against the built-in sandbox on this listener unless `ALIPAY_GATEWAY` names
+/// another.
+fn alipay_config(settings: &Settings, local_addr: SocketAddr) -> AlipayConfig {
+    let alipay = &settings.alipay;
+    let (app_id, app_private_key, alipay_public_key, default_gateway, default_seller) =
+        match &alipay.credentials {
+            Some(c) => (
+                c.app_id.clone(),
+                c.app_private_key.clone(),
+                c.alipay_public_key.clone(),
+                alipay::PRODUCTION_GATEWAY.to_owned(),
+                None,
+            ),
+            None => {
+                let keys = alipay::sandbox::keys();
+                (
+                    alipay::sandbox::APP_ID.to_owned(),
+                    keys.app_private_key,
+                    keys.alipay_public_key,
+                    format!(
+                        "http://{}{}/gateway.do",
+                        loopback(local_addr),
+                        alipay::sandbox::MOUNT
+                    ),
+                    Some(alipay::sandbox::SELLER_ID.to_owned()),
+                )
+            }
+        };
+    AlipayConfig {
+        app_id,
+        app_private_key,
+        alipay_public_key,
+        seller_id: alipay.seller_id.clone().or(default_seller),
+        gateway: alipay.gateway.clone().unwrap_or(default_gateway),
+    }
+}
+
+/// The bound address, with an unspecified IP (0.0.0.0) replaced by loopback: how this process
+/// calls its own sandboxes.
+fn loopback(local_addr: SocketAddr) -> SocketAddr {
+    let mut loopback = local_addr;
+    if loopback.ip().is_unspecified() {
+        loopback.set_ip(match local_addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    loopback
+}
+
 /// Real credentials go to `api.mch.weixin.qq.com` (or `WECHAT_API_BASE`); none use the
 /// sandbox's account, against the built-in sandbox on this very listener unless
 /// `WECHAT_API_BASE` names another.
 fn wechat_config(settings: &Settings, local_addr: SocketAddr) -> WechatConfig {
-    let sandbox = || {
-        let mut loopback = local_addr;
-        if loopback.ip().is_unspecified() {
-            loopback.set_ip(match local_addr {
-                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
-        }
-        format!("http://{loopback}{}", sandbox::MOUNT)
-    };
+    let sandbox = || format!("http://{}{}", loopback(local_addr), sandbox::MOUNT);
     let (app_id, mch_id, api_key, default_base) = match &settings.wechat.credentials {
         Some(c) => (
             c.app_id.clone(),
@@ -415,11 +503,17 @@ fn redacted_path(path: &str) -> String {
     format!("{}…{}", &path[..shown], &path[token_end..])
 }
 
+/// The built-in sandboxes this process mounts (sandbox mode, no other API base).
+struct Sandboxes {
+    wechat: Option<web::Data<Sandbox>>,
+    alipay: Option<web::Data<AlipaySandbox>>,
+}
+
 fn run(
     listener: TcpListener,
     state: web::Data<AppState>,
     origins: web::Data<api::StorefrontOrigins>,
-    sandbox: Option<web::Data<Sandbox>>,
+    sandboxes: Sandboxes,
     request_timeout: Duration,
 ) -> std::io::Result<Server> {
     let body_timeout = web::Data::new(crate::http::body::BodyTimeout(request_timeout));
@@ -435,11 +529,18 @@ fn run(
             .app_data(origins.clone())
             .app_data(body_timeout.clone())
             .configure(api::configure);
-        if let Some(sandbox) = &sandbox {
+        if let Some(sandbox) = &sandboxes.wechat {
             app = app.service(
                 web::scope(sandbox::MOUNT)
                     .app_data(sandbox.clone())
                     .configure(sandbox::configure),
+            );
+        }
+        if let Some(sandbox) = &sandboxes.alipay {
+            app = app.service(
+                web::scope(alipay::sandbox::MOUNT)
+                    .app_data(sandbox.clone())
+                    .configure(alipay::sandbox::configure),
             );
         }
         app.default_service(web::to(api::not_found))

@@ -16,8 +16,8 @@ pub struct AppState {
     pub public_base_url: String,
     /// The configured channels (sandbox or live).
     pub channels: Channels,
-    /// The built-in sandbox is mounted (the cashier offers "simulate payment").
-    pub sandbox_enabled: bool,
+    /// The channels whose built-in sandbox is mounted here (the cashier offers "simulate").
+    pub sandboxes: Vec<ChannelId>,
     /// Wakes the webhook worker when an event is written.
     pub webhook_wakeup: Arc<Notify>,
     /// Sandbox or live: every order made here carries it (`livemode`).
@@ -33,6 +33,10 @@ pub struct AppState {
 }
 
 impl AppState {
+    pub fn has_sandbox(&self, channel: ChannelId) -> bool {
+        self.sandboxes.contains(&channel)
+    }
+
     pub fn livemode(&self) -> bool {
         self.mode.is_live()
     }

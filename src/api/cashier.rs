@@ -151,7 +151,7 @@ pub async fn page(
         expires = time::rfc3339(view.expires_at),
         success = escape(success_url),
         code = escape(code_url),
-        sandbox = u8::from(state.sandbox_enabled),
+        sandbox = u8::from(state.has_sandbox(ChannelId::Wechat)),
         // A sandbox order moves no money: the shopper (usually a developer) is told so.
         sandbox_banner = if order.livemode {
             ""
@@ -162,7 +162,7 @@ pub async fn page(
         yuan = yuan(view.amount),
         description = escape(&view.description),
         pay_hidden = hidden(payable && code.is_some()),
-        simulate_hidden = hidden(state.sandbox_enabled),
+        simulate_hidden = hidden(state.has_sandbox(ChannelId::Wechat)),
         unavailable_hidden = hidden(payable && code.is_none()),
         paid_hidden = hidden(paid),
         closed_hidden = hidden(closed),

@@ -1,5 +1,6 @@
 //! HTTP handlers, thin: parse the request, call `crate::core`, map the error once.
 
+mod alipay;
 mod auth;
 mod cashier;
 mod checkout;
@@ -44,6 +45,11 @@ routes! {
     post "/v1/orders/{merchant_order_id}/wechat/jsapi" => payments::jsapi;
     post "/v1/orders/{merchant_order_id}/wechat/h5" => payments::h5;
     post "/v1/orders/{merchant_order_id}/wechat/app" => payments::app;
+    post "/v1/orders/{merchant_order_id}/alipay/qr" => alipay::qr;
+    post "/v1/orders/{merchant_order_id}/alipay/page" => alipay::page;
+    post "/v1/orders/{merchant_order_id}/alipay/wap" => alipay::wap;
+    post "/v1/orders/{merchant_order_id}/alipay/app" => alipay::app;
+    get "/v1/checkout/{checkout_token}/alipay" => alipay::checkout_qr;
     post "/v1/orders/{merchant_order_id}/close" => payments::close;
     get "/v1/orders/{merchant_order_id}/webhooks" => webhooks::list;
     get "/v1/orders/{merchant_order_id}/events" => orders::events;

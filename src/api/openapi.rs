@@ -57,6 +57,16 @@ mod tests {
                         )
                     }),
             )
+            .chain(
+                crate::channel::alipay::sandbox::ROUTES
+                    .iter()
+                    .map(|(m, p)| {
+                        (
+                            m.to_string(),
+                            format!("{}{p}", crate::channel::alipay::sandbox::MOUNT),
+                        )
+                    }),
+            )
             .collect();
         let undocumented: Vec<_> = served.difference(&documented).collect();
         let unserved: Vec<_> = documented.difference(&served).collect();

@@ -348,6 +348,11 @@ pub trait Channel: Send + Sync {
 
     fn call_names(&self) -> CallNames;
 
+    /// The opening call's name for `product` (the timeline's `call`).
+    fn open_call(&self, _product: &Product) -> &'static str {
+        self.call_names().open
+    }
+
     /// What the payer's client (a mini-program, an app SDK) takes to pay an opened trade of
     /// `product`, signed where the channel wants it; `None` for products paid by URL or QR.
     fn client_params(&self, product: &Product, credential: &str) -> Option<serde_json::Value>;

@@ -363,7 +363,7 @@ async fn open_trade(
         "channel.pay",
         serde_json::json!({
             "channel": channel.as_str(),
-            "call": adapter.call_names().open,
+            "call": adapter.open_call(product),
             "product": product.as_str(),
             "out_trade_no": out_trade_no,
             "outcome": timeline::call_outcome(&reply),

@@ -1,6 +1,7 @@
 //! The one integration-test binary: the real service over HTTP, per flow a module.
 
 mod abuse;
+mod alipay;
 mod cashier;
 mod checkout;
 mod cli;
