@@ -886,6 +886,62 @@ mod tests {
     }
 
     #[test]
+    fn alipay_credentials_are_all_or_nothing_parsed_at_start_and_never_printed() {
+        use crate::channel::alipay::sandbox::{ALIPAY_PUBLIC_KEY, APP_PRIVATE_KEY};
+        let s = settings(&[]).unwrap();
+        assert!(s.alipay.uses_builtin_sandbox());
+        let half = settings(&[("ALIPAY_APP_ID", "2021")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            half,
+            "configuration: Alipay is half-configured: ALIPAY_APP_PRIVATE_KEY and \
+             ALIPAY_PUBLIC_KEY missing (set all of ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY and \
+             ALIPAY_PUBLIC_KEY)"
+        );
+        let bad_key = settings(&[
+            ("ALIPAY_APP_ID", "2021"),
+            ("ALIPAY_APP_PRIVATE_KEY", "not a key"),
+            ("ALIPAY_PUBLIC_KEY", ALIPAY_PUBLIC_KEY),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad_key.starts_with("configuration: ALIPAY_APP_PRIVATE_KEY: "),
+            "{bad_key}"
+        );
+        assert!(
+            !bad_key.contains("not a key"),
+            "the key's text is not echoed: {bad_key}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pem");
+        std::fs::write(&path, APP_PRIVATE_KEY).unwrap();
+        let from_file = format!("@{}", path.display());
+        let live = settings(&[
+            ("ALIPAY_APP_ID", "2021"),
+            ("ALIPAY_APP_PRIVATE_KEY", &from_file),
+            ("ALIPAY_PUBLIC_KEY", ALIPAY_PUBLIC_KEY),
+        ])
+        .unwrap();
+        assert_eq!(live.mode, PaymentMode::Live, "credentials mean live");
+        assert!(!live.alipay.uses_builtin_sandbox());
+        assert!(!format!("{live:?}").contains("PRIVATE"));
+        let sandbox = settings(&[
+            ("PAYMENT_MODE", "sandbox"),
+            ("ALIPAY_APP_ID", "2021"),
+            ("ALIPAY_APP_PRIVATE_KEY", &from_file),
+            ("ALIPAY_PUBLIC_KEY", ALIPAY_PUBLIC_KEY),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            sandbox.contains("a sandbox never uses real credentials"),
+            "{sandbox}"
+        );
+    }
+
+    #[test]
     fn database_urls_are_checked_before_use() {
         for (url, says) in [
             ("mysql://root@localhost/pc", "mysql:// is not supported"),

@@ -20,13 +20,24 @@ enum Command {
     /// Run the service (the default); migrates the database first.
     #[command(after_help = payment_center::config::variables_help())]
     Serve,
-    /// Run only the simulated WeChat Pay v2 API, at /sandbox/wechat on BIND_ADDR.
-    Sandbox,
+    /// Run only the simulated channels (WeChat Pay v2 at /sandbox/wechat, Alipay at
+    /// /sandbox/alipay/gateway.do) on BIND_ADDR; `sandbox keys` prints their credentials.
+    Sandbox {
+        #[command(subcommand)]
+        command: Option<SandboxCommand>,
+    },
     /// Manage merchants.
     Merchant {
         #[command(subcommand)]
         command: MerchantCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// Print, as one JSON object, the credentials a client needs to talk to the sandboxes
+    /// (fixed test keys shipped with the project; never used in live mode).
+    Keys,
 }
 
 #[derive(Subcommand)]
@@ -83,7 +94,13 @@ async fn main() -> ExitCode {
     };
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
-        Command::Sandbox => sandbox(settings).await,
+        Command::Sandbox {
+            command: Some(SandboxCommand::Keys),
+        } => {
+            println!("{}", startup::sandbox_keys_json());
+            Ok(())
+        }
+        Command::Sandbox { command: None } => sandbox(settings).await,
         Command::Merchant { command } => merchant(&settings, command),
     };
     match outcome {
@@ -113,10 +130,11 @@ async fn serve(settings: Settings) -> CliResult {
 async fn sandbox(settings: Settings) -> CliResult {
     let server = SandboxServer::build(&settings)?;
     log::info!(
-        "WeChat Pay v2 sandbox on port {}: point a client at http://127.0.0.1:{}{}",
-        server.port(),
-        server.port(),
-        payment_center::channel::wechat::sandbox::MOUNT
+        "sandboxes on port {port}: WeChat Pay v2 at http://127.0.0.1:{port}{}, Alipay at \
+         http://127.0.0.1:{port}{}/gateway.do (keys: payment-center sandbox keys)",
+        payment_center::channel::wechat::sandbox::MOUNT,
+        payment_center::channel::alipay::sandbox::MOUNT,
+        port = server.port(),
     );
     server.run_until_stopped().await?;
     Ok(())

@@ -338,6 +338,26 @@ fn sandbox_config(settings: &Settings) -> SandboxConfig {
     }
 }
 
+/// `payment-center sandbox keys`: what a client needs to talk to the sandboxes.
+pub fn sandbox_keys_json() -> String {
+    serde_json::json!({
+        "wechat": {
+            "appid": wechat::SANDBOX_APP_ID,
+            "mch_id": wechat::SANDBOX_MCH_ID,
+            "key": wechat::SANDBOX_API_KEY,
+        },
+        "alipay": {
+            "app_id": alipay::sandbox::APP_ID,
+            "seller_id": alipay::sandbox::SELLER_ID,
+            "app_private_key": alipay::sandbox::APP_PRIVATE_KEY,
+            "app_public_key": alipay::sandbox::APP_PUBLIC_KEY,
+            "alipay_public_key": alipay::sandbox::ALIPAY_PUBLIC_KEY,
+            "alipay_private_key": alipay::sandbox::ALIPAY_PRIVATE_KEY,
+        },
+    })
+    .to_string()
+}
+
 /// The Alipay sandbox's app and keys, and its notify schedule.
 fn alipay_sandbox_config(settings: &Settings) -> AlipaySandboxConfig {
     let sandbox_keys = alipay::sandbox::keys();
@@ -453,6 +473,10 @@ impl SandboxServer {
             sandbox_config(settings),
             WechatClient::http_client(),
         ));
+        let alipay_sandbox = web::Data::new(AlipaySandbox::new(
+            alipay_sandbox_config(settings),
+            WechatClient::http_client(),
+        ));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::Condition::new(
@@ -463,6 +487,11 @@ impl SandboxServer {
                     web::scope(sandbox::MOUNT)
                         .app_data(sandbox.clone())
                         .configure(sandbox::configure),
+                )
+                .service(
+                    web::scope(alipay::sandbox::MOUNT)
+                        .app_data(alipay_sandbox.clone())
+                        .configure(alipay::sandbox::configure),
                 )
                 .default_service(web::to(api::not_found))
         })

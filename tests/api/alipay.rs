@@ -518,3 +518,84 @@ async fn expiry_closes_the_alipay_trade_with_close_then_query() {
     assert_eq!(late.status().as_u16(), 200);
     assert_eq!(app.get_order("ali-exp").await["status"], "PAID_AFTER_CLOSE");
 }
+
+/// A live installation whose only channel is Alipay, pointed at another app's Alipay sandbox.
+fn make_alipay_live(settings: &mut payment_center::config::Settings, gateway: &str) {
+    let keys = sandbox::keys();
+    settings.mode = payment_center::config::PaymentMode::Live;
+    settings.alipay.credentials = Some(payment_center::config::AlipayCredentials {
+        app_id: sandbox::APP_ID.into(),
+        app_private_key: keys.app_private_key,
+        alipay_public_key: keys.alipay_public_key,
+    });
+    settings.alipay.gateway = Some(gateway.to_owned());
+    settings.alipay.seller_id = Some(sandbox::SELLER_ID.to_owned());
+    settings.webhook_allowed_networks = vec!["127.0.0.0/8".parse().unwrap()];
+}
+
+#[tokio::test]
+async fn a_live_alipay_installation_checks_its_keys_and_takes_real_notifies() {
+    let channel = spawn_app().await;
+    let gateway = channel.url("/sandbox/alipay/gateway.do");
+    let live = crate::helpers::spawn_app_with(|s| make_alipay_live(s, &gateway)).await;
+    let ready = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        let body = crate::helpers::get_json(&live.client, &live.url("/readyz")).await;
+        (body["channels"]["alipay"]["credentials"] != "unchecked").then_some(body)
+    })
+    .await
+    .expect("the check answers");
+    assert_eq!(
+        ready["channels"]["alipay"]["credentials"], "accepted",
+        "{ready}"
+    );
+    assert!(
+        ready["channels"].get("wechat").is_none(),
+        "no WeChat credentials: no WeChat"
+    );
+    assert_eq!(ready["status"], "ok");
+
+    // The whole loop, live: precreate at the other app's sandbox, its notify comes back here.
+    let order = create(&live, "live-ali", Value::Null).await;
+    assert_eq!(order["livemode"], true);
+    let code = qr_code(&live, "live-ali").await;
+    let paid: Value = simulate_pay(&channel, json!({ "qr_code": code }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paid["notified"], true);
+    let order = live.get_order("live-ali").await;
+    assert_eq!(
+        (order["status"].as_str(), order["channel"].as_str()),
+        (Some("PAID"), Some("alipay"))
+    );
+    let (code, _) = error_of(live.native("live-ali").await, 409).await;
+    assert_eq!(code, "order_not_payable", "WeChat is not configured here");
+
+    let wrong_key = crate::helpers::spawn_app_with(|s| {
+        make_alipay_live(s, &gateway);
+        if let Some(c) = s.alipay.credentials.as_mut() {
+            // Signed with a key the gateway does not hold for the app.
+            c.app_private_key = sandbox::keys().alipay_private_key;
+        }
+    })
+    .await;
+    let ready = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        let body = crate::helpers::get_json(&wrong_key.client, &wrong_key.url("/readyz")).await;
+        (body["channels"]["alipay"]["credentials"] != "unchecked").then_some(body)
+    })
+    .await
+    .expect("the check answers");
+    assert_eq!(
+        ready["channels"]["alipay"]["credentials"], "refused",
+        "{ready}"
+    );
+    assert!(
+        ready["channels"]["alipay"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("isv.invalid-signature"),
+        "{ready}"
+    );
+    assert_eq!(ready["status"], "unavailable");
+}

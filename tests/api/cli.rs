@@ -22,6 +22,10 @@ fn binary(dir: &std::path::Path) -> Command {
         .env_remove("WECHAT_MCH_ID")
         .env_remove("WECHAT_API_KEY")
         .env_remove("WECHAT_API_BASE")
+        .env_remove("ALIPAY_APP_ID")
+        .env_remove("ALIPAY_APP_PRIVATE_KEY")
+        .env_remove("ALIPAY_PUBLIC_KEY")
+        .env_remove("ALIPAY_GATEWAY")
         .env_remove("WEBHOOK_ALLOWED_NETWORKS")
         .env("RUST_LOG", "info");
     command
@@ -694,4 +698,31 @@ fn an_unreachable_redis_is_a_warning_at_startup() {
     stop(child);
     assert!(logs.contains("Redis does not answer"), "{logs}");
     assert!(logs.contains("WARN"), "{logs}");
+}
+
+#[test]
+fn sandbox_keys_prints_what_a_client_needs_and_the_keys_pair() {
+    use payment_center::channel::alipay::sign::{PrivateKey, PublicKey};
+    let dir = tempfile::tempdir().unwrap();
+    let output = binary(dir.path())
+        .args(["sandbox", "keys"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let keys: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(keys["wechat"]["appid"], "wxd930ea5d5a258f4f");
+    assert_eq!(keys["wechat"]["mch_id"], "10000100");
+    assert_eq!(keys["alipay"]["app_id"], "2021000000000001");
+    let alipay = &keys["alipay"];
+    let pem = |name: &str| alipay[name].as_str().unwrap().to_owned();
+    let app = PrivateKey::from_pem(&pem("app_private_key")).unwrap();
+    assert_eq!(
+        app.public_key(),
+        PublicKey::from_pem(&pem("app_public_key")).unwrap()
+    );
+    let ali = PrivateKey::from_pem(&pem("alipay_private_key")).unwrap();
+    assert_eq!(
+        ali.public_key(),
+        PublicKey::from_pem(&pem("alipay_public_key")).unwrap()
+    );
 }
