@@ -236,7 +236,24 @@ fn run(
     biz: &Map<String, Value>,
 ) -> Result<Answer, Refusal> {
     let optional = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let out_trade_no = text_field(biz, "out_trade_no")?;
+    // query and close take the merchant's out_trade_no or Alipay's trade_no.
+    let by_trade_no = matches!(method, "alipay.trade.query" | "alipay.trade.close")
+        && !biz.contains_key("out_trade_no");
+    let found;
+    let out_trade_no = if by_trade_no {
+        let trade_no = text_field(biz, "trade_no").map_err(|_| {
+            Refusal::new(
+                "ACQ.INVALID_PARAMETER",
+                "参数无效: out_trade_no or trade_no is required",
+            )
+        })?;
+        found = sandbox
+            .trade_by_trade_no(trade_no)
+            .ok_or_else(|| Refusal::new("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
+        found.as_str()
+    } else {
+        text_field(biz, "out_trade_no")?
+    };
     if out_trade_no.len() > 64 {
         return Err(Refusal::new(
             "ACQ.INVALID_PARAMETER",

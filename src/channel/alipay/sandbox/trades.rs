@@ -124,6 +124,15 @@ impl AlipaySandbox {
         self.book().by_out_trade_no.get(out_trade_no).cloned()
     }
 
+    /// The out_trade_no of the trade Alipay numbered `trade_no`.
+    pub fn trade_by_trade_no(&self, trade_no: &str) -> Option<String> {
+        self.book()
+            .by_out_trade_no
+            .values()
+            .find(|t| t.trade_no.as_deref() == Some(trade_no))
+            .map(|t| t.out_trade_no.clone())
+    }
+
     pub fn trade_by_qr_code(&self, qr_code: &str) -> Option<Trade> {
         let book = self.book();
         let no = book.by_qr_code.get(qr_code)?;
