@@ -9,6 +9,8 @@
   var expiresAt = Date.parse(root.dataset.expiresAt);
   var successUrl = root.dataset.successUrl || '';
   var codeUrl = root.dataset.codeUrl || '';
+  // The Alipay QR code (when the order can be paid with Alipay): kept as the page drew it.
+  var alipayCode = root.dataset.alipayCode || '';
   var sections = ['pay', 'unavailable', 'paid', 'closed', 'expired'];
   var finished = false;
   var delay = 1000;
@@ -34,15 +36,12 @@
     if (view.status === 'PAID' || view.status === 'PAID_AFTER_CLOSE') { return finish('paid'); }
     if (view.status === 'CLOSED') { return finish('closed'); }
     if (Date.now() >= expiresAt) { return finish('expired'); }
-    if (view.code_url) {
-      if (view.code_url !== codeUrl) {
-        codeUrl = view.code_url;
-        document.getElementById('qr').src = '/v1/checkout/' + encodeURIComponent(token) + '/qr.svg?v=' + Date.now();
-      }
-      show('pay');
-    } else {
-      show('unavailable');
+    var qr = document.getElementById('qr');
+    if (view.code_url && qr && view.code_url !== codeUrl) {
+      codeUrl = view.code_url;
+      qr.src = '/v1/checkout/' + encodeURIComponent(token) + '/qr.svg?v=' + Date.now();
     }
+    show(view.code_url || alipayCode ? 'pay' : 'unavailable');
   }
 
   function schedule(ms) {
@@ -84,20 +83,24 @@
     if (!finished) { setTimeout(tick, 1000); }
   }
 
-  var simulate = document.getElementById('simulate');
-  if (simulate) {
-    simulate.addEventListener('click', function () {
-      simulate.disabled = true;
-      fetch('/sandbox/wechat/simulate-pay', {
+  // The sandbox's "simulate payment": the shopper scans and pays, on the channel's sandbox.
+  function simulateWith(buttonId, path, body) {
+    var button = document.getElementById(buttonId);
+    if (!button) { return; }
+    button.addEventListener('click', function () {
+      button.disabled = true;
+      fetch(path, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ code_url: codeUrl })
+        body: JSON.stringify(body())
       }).then(function () {
         delay = 1000;
         schedule(0);
-      }).catch(function () { simulate.disabled = false; });
+      }).catch(function () { button.disabled = false; });
     });
   }
+  simulateWith('simulate', '/sandbox/wechat/simulate-pay', function () { return { code_url: codeUrl }; });
+  simulateWith('simulate-alipay', '/sandbox/alipay/simulate-pay', function () { return { qr_code: alipayCode }; });
 
   var initial = root.dataset.status;
   if (initial === 'PAID' || initial === 'PAID_AFTER_CLOSE') { finish('paid'); return; }

@@ -134,3 +134,26 @@ pub async fn checkout_qr(
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({ "qr_code": code.code, "expires_at": rfc3339(code.expires_at) })))
 }
+
+/// `GET /v1/checkout/{checkout_token}/alipay/qr.svg`: the Alipay QR code as SVG, cacheable
+/// while the code lives.
+pub async fn checkout_qr_svg(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let order = crate::core::checkout::find_order(&state, &token).await?;
+    let code = attempts::qr_code(&state, &order, ChannelId::Alipay, Switch::KeepOther).await?;
+    let svg = crate::core::checkout::qr_svg(&code.code)?;
+    let max_age = (code.expires_at - crate::domain::time::now())
+        .num_seconds()
+        .clamp(0, 7200)
+        - 60;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((
+            "Cache-Control",
+            format!("private, max-age={}", max_age.max(0)),
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(svg))
+}

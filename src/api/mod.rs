@@ -7,6 +7,7 @@ mod checkout;
 mod cors;
 mod health;
 mod legacy;
+mod mobile_pay;
 mod notify;
 mod openapi;
 mod orders;
@@ -58,6 +59,9 @@ routes! {
     get "/v1/webhook-endpoints" => webhooks::list_endpoints;
     delete "/v1/webhook-endpoints/{id}" => webhooks::delete_endpoint;
     get "/checkout/{checkout_token}" => cashier::page;
+    get "/checkout/{checkout_token}/alipay/wap" => mobile_pay::alipay_wap;
+    get "/checkout/{checkout_token}/wechat/h5" => mobile_pay::wechat_h5;
+    get "/v1/checkout/{checkout_token}/alipay/qr.svg" => alipay::checkout_qr_svg;
     get "/assets/cashier.js" => cashier::script;
     get "/assets/cashier.css" => cashier::stylesheet;
     get "/favicon.ico" => cashier::favicon;

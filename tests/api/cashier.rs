@@ -65,8 +65,17 @@ async fn the_page_shows_the_order_with_its_qr_and_a_strict_policy() {
     )));
     assert!(shown(&html, "pay") && !shown(&html, "paid") && !shown(&html, "closed"));
     assert!(
-        html.contains("id=\"simulate\" type=\"button\">"),
+        html.contains("id=\"simulate\" class=\"simulate\" type=\"button\">"),
         "the sandbox's button is shown"
+    );
+    assert!(html.contains("订单号 / Order <span id=\"order-no\">page-1</span>"));
+    assert!(
+        html.contains("href=\"http://127.0.0.1:8088/orders/success?o=page-1\">← 返回商户"),
+        "a link back to the shop"
+    );
+    assert!(
+        !html.contains("alipay-qr"),
+        "a WeChat order shows no Alipay code"
     );
     // No inline script, and nothing secret in the page.
     assert_eq!(html.matches("<script").count(), 1);
@@ -134,7 +143,10 @@ async fn without_the_sandbox_there_is_no_simulate_button_and_a_silent_wechat_sho
         "WeChat not answering is not the page's failure"
     );
     assert!(shown(&html, "unavailable") && !shown(&html, "pay"));
-    assert!(html.contains("id=\"simulate\" type=\"button\" hidden>"));
+    assert!(
+        !html.contains("id=\"simulate\""),
+        "no WeChat code, no WeChat panel, no button"
+    );
 }
 
 #[tokio::test]
@@ -154,4 +166,75 @@ async fn success_url_follows_the_return_url_rule() {
     assert_eq!(app.post_order(&body).await.status().as_u16(), 201);
     body["success_url"] = json!("http://127.0.0.1:8088/b");
     assert_eq!(app.post_order(&body).await.status().as_u16(), 409);
+}
+
+#[tokio::test]
+async fn an_order_left_to_the_shopper_offers_both_channels_and_their_mobile_flows() {
+    let app = spawn_app().await;
+    let mut body = order_body("both-1");
+    body["pay_method"] = Value::Null;
+    body["amount"] = json!(12_345_678);
+    let order: Value = app.post_order(&body).await.json().await.unwrap();
+    let token = order["checkout_token"].as_str().unwrap();
+    let (status, _, html) = page(&app, token).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("¥<span id=\"amount\">123,456.78</span>"),
+        "thousands separated"
+    );
+    assert!(html.contains("class=\"channels-2\""));
+    assert!(html.contains(&format!("src=\"/v1/checkout/{token}/qr.svg?v=")));
+    assert!(html.contains(&format!("src=\"/v1/checkout/{token}/alipay/qr.svg?v=")));
+    assert!(html.contains("请使用支付宝扫一扫付款") && html.contains("Scan with Alipay to pay"));
+    assert!(html.contains("data-alipay-code=\"https://qr.alipay.com/"));
+    assert!(html.contains(&format!("href=\"/checkout/{token}/alipay/wap\"")));
+    assert!(
+        !html.contains(&format!("href=\"/checkout/{token}/wechat/h5\"")),
+        "WeChat's H5 page is out of a sandbox's reach: no link to it here"
+    );
+    assert!(
+        html.contains("href=\"http://localhost:8088\">← 返回商户"),
+        "without a success_url: the shop's site"
+    );
+
+    // The Alipay QR image, and the phone's way to Alipay: a redirect to wap pay that brings
+    // the shopper back to this cashier.
+    let svg = app
+        .client
+        .get(app.url(&format!("/v1/checkout/{token}/alipay/qr.svg")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let wap = no_redirects
+        .get(app.url(&format!("/checkout/{token}/alipay/wap")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wap.status().as_u16(), 303);
+    let location = wap.headers()["location"].to_str().unwrap();
+    assert!(
+        location.contains("method=alipay.trade.wap.pay"),
+        "{location}"
+    );
+    let cashier = app.url(&format!("/checkout/{token}"));
+    let encoded: String = url::form_urlencoded::byte_serialize(cashier.as_bytes()).collect();
+    assert!(
+        location.contains(&format!("return_url={encoded}")),
+        "{location}"
+    );
+    let h5 = no_redirects
+        .get(app.url(&format!("/checkout/{token}/wechat/h5")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h5.status().as_u16(), 303);
+    assert!(h5.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id="));
 }
