@@ -8,7 +8,7 @@ use std::process::ExitCode;
 #[command(
     name = "payment-center",
     version,
-    about = "A payment center between shops and WeChat Pay v2"
+    about = "A payment center between shops and WeChat Pay and Alipay"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -50,7 +50,7 @@ const HELP: [(&str, &str, &str); 12] = [
     (
         "payment_center_notifies_total",
         "counter",
-        "WeChat notifies by result and reason",
+        "channel notifies by channel, result and reason",
     ),
     (
         "payment_center_webhook_attempts_total",
@@ -162,8 +162,9 @@ pub fn http_request(route: &str, method: &str, status: u16, took: Duration) {
 /// Every label set a counter can take that is known before traffic (all but the HTTP request
 /// counter, whose routes and statuses come with requests), so a dashboard sees zeros instead
 /// of missing series.
-pub const NOTIFY_OUTCOMES: [(&str, &str); 11] = [
+pub const NOTIFY_OUTCOMES: [(&str, &str); 12] = [
     ("accepted", "recorded"),
+    ("accepted", "nothing"),
     ("accepted", "repeat"),
     ("failed", "store"),
     ("rejected", "malformed"),
@@ -187,11 +188,13 @@ pub fn init() {
     let mut zero = |name: &'static str, pairs: &[(&str, &str)]| {
         registry.counters.entry((name, labels(pairs))).or_insert(0);
     };
-    for (result, reason) in NOTIFY_OUTCOMES {
-        zero(
-            "payment_center_notifies_total",
-            &[("result", result), ("reason", reason)],
-        );
+    for channel in ["wechat", "alipay"] {
+        for (result, reason) in NOTIFY_OUTCOMES {
+            zero(
+                "payment_center_notifies_total",
+                &[("channel", channel), ("result", result), ("reason", reason)],
+            );
+        }
     }
     for outcome in ["ok", "missing", "unknown_user", "wrong_password"] {
         zero(
@@ -229,10 +232,10 @@ pub fn transition(to: &str) {
     increment("payment_center_order_transitions_total", &[("to", to)]);
 }
 
-pub fn notify(result: &str, reason: &str) {
+pub fn notify(channel: &str, result: &str, reason: &str) {
     increment(
         "payment_center_notifies_total",
-        &[("result", result), ("reason", reason)],
+        &[("channel", channel), ("result", result), ("reason", reason)],
     );
 }
 
@@ -345,7 +348,7 @@ mod tests {
         init();
         let text = render(None);
         assert!(text
-            .contains("payment_center_notifies_total{result=\"rejected\",reason=\"signature\"} "));
+            .contains("payment_center_notifies_total{channel=\"alipay\",result=\"rejected\",reason=\"signature\"} "));
         assert!(text.contains("\npayment_center_cache_bypassed_total "));
         assert!(text.contains("\nprocess_resident_memory_bytes "));
         assert!(text.contains("\nprocess_open_fds "));

@@ -174,6 +174,9 @@ pub async fn create_merchant_order(
         },
         Err(e) => return api_error(e.into()),
     };
+    if let Err(e) = request.ensure_channel_runs(&state.channels) {
+        return api_error(e.into());
+    }
     let livemode = state.livemode();
     match db::run(&state.pool, move |conn| {
         orders::create(conn, &merchant, &request, livemode)

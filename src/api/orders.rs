@@ -15,6 +15,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json(&req, payload).await?;
     let request = CreateOrder::parse(&body, &merchant)?;
+    request.ensure_channel_runs(&state.channels)?;
     let merchant = merchant.0;
     let livemode = state.livemode();
     let (order, created) = db::run(&state.pool, move |conn| {

@@ -26,9 +26,11 @@ pub async fn receive(
             RejectionKind::Account,
             format!("{} is not configured here", channel_id.display_name()),
         );
+        log::warn!("{} notify refused: {}", channel_id.as_str(), refusal.reason);
+        metrics::notify(channel_id.as_str(), "rejected", refusal.kind.label());
         return NotifyAnswer {
             content_type: "text/plain; charset=utf-8",
-            body: refusal.reason,
+            body: "fail".into(),
         };
     };
     let body = match body {
@@ -42,7 +44,7 @@ pub async fn receive(
         Ok(Notified::Payment(payment)) => payment,
         Ok(Notified::Nothing(what)) => {
             log::info!("{} notify acknowledged: {what}", channel_id.as_str());
-            metrics::notify("accepted", "nothing");
+            metrics::notify(channel_id.as_str(), "accepted", "nothing");
             return channel.notify_answer(Ok(()));
         }
         Err(refusal) => return reject(state, channel_id, body, refusal).await,
@@ -68,7 +70,7 @@ pub async fn receive(
                 "repeat"
             };
             effects::apply(&state.effect_targets(), changed).await;
-            metrics::notify("accepted", kind);
+            metrics::notify(channel_id.as_str(), "accepted", kind);
             channel.notify_answer(Ok(()))
         }
         Err(StateError::Rejected(reason)) => {
@@ -86,7 +88,7 @@ pub async fn receive(
             reject(state, channel_id, body, refusal).await
         }
         Err(StateError::Db(e)) => {
-            metrics::notify("failed", "store");
+            metrics::notify(channel_id.as_str(), "failed", "store");
             log::error!(
                 "{} notify {} for {} could not be recorded, the channel will retry: {e}",
                 channel_id.as_str(),
@@ -182,7 +184,7 @@ async fn reject(
             body: "fail".into(),
         },
     };
-    metrics::notify("rejected", refusal.kind.label());
+    metrics::notify(channel_id.as_str(), "rejected", refusal.kind.label());
     let reason = sample_field(&refusal.reason, SAMPLE_FIELD_BYTES);
     let signed = refusal.kind.authenticated();
     let (body_bytes, field_bytes) = if !signed {

@@ -39,6 +39,27 @@ fn optional<'a>(body: &'a Map<String, Value>, field: &str) -> Option<&'a Value> 
 }
 
 impl CreateOrder {
+    /// 400 when the order names a channel this installation does not run: it could never be
+    /// paid (a live installation runs only the channels it has credentials for).
+    pub fn ensure_channel_runs(
+        &self,
+        channels: &crate::channel::Channels,
+    ) -> Result<(), CoreError> {
+        let named = match self.pay_method {
+            PayMethod::Wechat => ChannelId::Wechat,
+            PayMethod::Alipay => ChannelId::Alipay,
+            PayMethod::Any => return Ok(()),
+        };
+        if channels.get(named).is_some() {
+            return Ok(());
+        }
+        Err(CoreError::InvalidRequest(format!(
+            "pay_method {}: {} is not configured on this payment center",
+            named.as_str(),
+            named.display_name()
+        )))
+    }
+
     /// Parses the JSON body of `POST /v1/orders` for `merchant`; the first bad field wins.
     pub fn parse(body: &Value, merchant: &MerchantProfile) -> Result<CreateOrder, CoreError> {
         let body = body.as_object().ok_or_else(|| {

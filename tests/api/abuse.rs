@@ -23,7 +23,7 @@ fn counter(text: &str, series: &str) -> u64 {
 #[tokio::test]
 async fn a_flood_of_forged_notifies_is_counted_and_sampled_not_stored() {
     let app = spawn_app().await;
-    let series = "payment_center_notifies_total{result=\"rejected\",reason=\"signature\"}";
+    let series = "payment_center_notifies_total{channel=\"wechat\",result=\"rejected\",reason=\"signature\"}";
     let before = counter(&metrics(&app).await, series);
     let padding = "\u{1b}[31m".repeat(8 * 1024 / 5);
     let forged = notify_xml("PCnope", "42009", "1", &[("attach", &padding)], false)
@@ -193,7 +193,7 @@ async fn metrics_take_a_fixed_set_of_methods_and_start_at_zero() {
     assert!(text.contains("payment_center_build_info{version=\""));
     assert!(!text.contains("BREW"));
     for series in [
-        "payment_center_notifies_total{result=\"rejected\",reason=\"amount\"}",
+        "payment_center_notifies_total{channel=\"wechat\",result=\"rejected\",reason=\"amount\"}",
         "payment_center_order_transitions_total{to=\"PAID_AFTER_CLOSE\"}",
         "payment_center_webhook_failures_total",
         "payment_center_webhook_breaker_opened_total",

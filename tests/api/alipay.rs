@@ -571,6 +571,14 @@ async fn a_live_alipay_installation_checks_its_keys_and_takes_real_notifies() {
     );
     let (code, _) = error_of(live.native("live-ali").await, 409).await;
     assert_eq!(code, "order_not_payable", "WeChat is not configured here");
+    let mut wechat_only = order_body("live-wx");
+    wechat_only["pay_method"] = json!("wechat");
+    let (code, message) = error_of(live.post_order(&wechat_only).await, 400).await;
+    assert_eq!(code, "invalid_request");
+    assert_eq!(
+        message,
+        "pay_method wechat: WeChat Pay is not configured on this payment center"
+    );
 
     let wrong_key = crate::helpers::spawn_app_with(|s| {
         make_alipay_live(s, &gateway);

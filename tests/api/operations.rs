@@ -33,8 +33,8 @@ async fn metrics_count_requests_by_route_transitions_notifies_and_the_queue() {
     for expected in [
         "payment_center_http_requests_total{route=\"/v1/orders/{merchant_order_id}\",method=\"GET\",status=\"200\"}",
         "payment_center_order_transitions_total{to=\"PAID\"}",
-        "payment_center_notifies_total{result=\"accepted\",reason=\"recorded\"}",
-        "payment_center_notifies_total{result=\"rejected\",reason=\"amount\"}",
+        "payment_center_notifies_total{channel=\"wechat\",result=\"accepted\",reason=\"recorded\"}",
+        "payment_center_notifies_total{channel=\"wechat\",result=\"rejected\",reason=\"amount\"}",
         "payment_center_channel_call_duration_seconds_count{call=\"unifiedorder\"}",
         "# TYPE payment_center_webhook_queue_depth gauge",
     ] {

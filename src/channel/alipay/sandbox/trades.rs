@@ -233,6 +233,19 @@ impl AlipaySandbox {
             _ => {}
         }
         let now = time::now();
+        // Past its time_expire Alipay closes the trade itself: nobody can pay it any more.
+        let expired = trade
+            .time_expire
+            .as_deref()
+            .and_then(crate::channel::alipay::parse_beijing_time)
+            .is_some_and(|at| at <= now);
+        if expired {
+            trade.status = Status::Closed;
+            return Err(Refusal::new(
+                "ACQ.TRADE_HAS_CLOSE",
+                "交易已经关闭 (time_expire passed)",
+            ));
+        }
         trade.status = Status::Success;
         trade.paid_at = Some(now);
         // Alipay's shape: the Beijing date, 22001, then digits (28 in all).
