@@ -253,10 +253,9 @@ async fn slow_senders_are_cut_off() {
 /// Redis is shared, and whoever can write to it must not choose the code a shopper scans:
 /// a cached credential is used only if it is the database's.
 #[tokio::test]
+#[ignore = "needs Redis (the in-process cache cannot be written from outside): set TEST_REDIS_URL and run with --include-ignored, as CI does"]
 async fn a_code_url_planted_in_redis_is_not_handed_out() {
-    if test_redis_url().is_none() {
-        return; // the in-process cache cannot be written from outside
-    }
+    assert!(test_redis_url().is_some(), "TEST_REDIS_URL names a Redis");
     let app = spawn_app().await;
     app.create_order("planted").await;
     let real: Value = app.native("planted").await.json().await.unwrap();

@@ -56,7 +56,7 @@ async fn sandbox_trade(app: &TestApp, out_trade_no: &str) -> Value {
 
 /// A notify as Alipay sends it, signed with `key` (the sandbox's Alipay key unless a test
 /// forges one).
-fn notify_body(fields: &[(&str, &str)], key: &sign::PrivateKey) -> String {
+pub fn notify_body(fields: &[(&str, &str)], key: &sign::PrivateKey) -> String {
     let mut map: BTreeMap<String, String> = [
         ("notify_type", "trade_status_sync"),
         ("notify_id", "n1"),
