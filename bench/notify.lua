@@ -1,6 +1,7 @@
 dofile(os.getenv("BENCH") .. "/report.lua")
--- POST /notify/wechat with signed notifies, each for another order: the lines of $LIST are
--- split between the threads, so no two requests pay the same order.
+-- POST $NOTIFY_PATH (default /notify/wechat) with signed notifies of type $NOTIFY_TYPE, each
+-- for another order: the lines of $LIST are split between the threads, so no two requests pay
+-- the same order.
 local bodies = {}
 local i = 0
 local threads = {}
@@ -18,5 +19,6 @@ function init(args)
 end
 function request()
   i = i % #bodies + 1
-  return wrk.format("POST", "/notify/wechat", { ["Content-Type"] = "text/xml" }, bodies[i])
+  return wrk.format("POST", os.getenv("NOTIFY_PATH") or "/notify/wechat",
+    { ["Content-Type"] = os.getenv("NOTIFY_TYPE") or "text/xml" }, bodies[i])
 end

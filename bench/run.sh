@@ -7,13 +7,17 @@
 #   bench/run.sh            # 10 s per scenario, 256 connections, 2 wrk threads
 #   bench/run.sh --short    # 1 s, 16 connections: proves it works (CI runs this; no thresholds)
 #
-# Needs: wrk (Debian), python3, psql; Postgres and Redis on 127.0.0.1 for the first backend.
+# Writes are also measured against their ceiling on this machine: `pgbench -N` (the simple
+# single-row update transaction) on the same Postgres, in the same run, in its own database.
+#
+# Needs: wrk (Debian), python3 with `cryptography` (Alipay's RSA2 notifies), psql and pgbench;
+# Postgres and Redis on 127.0.0.1 for the first backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=$PWD/bench
 
-DURATION=10s CONNECTIONS=256 THREADS=2 WARM_ORDERS=100 LIST_ORDERS=1000000
-if [ "${1:-}" = "--short" ]; then DURATION=1s CONNECTIONS=16 THREADS=1 WARM_ORDERS=20 LIST_ORDERS=10000; fi
+DURATION=10s CONNECTIONS=256 THREADS=2 WARM_ORDERS=100 LIST_ORDERS=1000000 PGBENCH_CLIENTS=32
+if [ "${1:-}" = "--short" ]; then DURATION=1s CONNECTIONS=16 THREADS=1 WARM_ORDERS=20 LIST_ORDERS=10000 PGBENCH_CLIENTS=8; fi
 PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 # On one host TLS to Postgres only burns CPU (libpq would negotiate it by default).
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/pc_bench?sslmode=disable}
@@ -21,6 +25,7 @@ REDIS=${BENCH_REDIS_URL:-redis://127.0.0.1:6379}
 BIN=${PAYMENT_CENTER_BIN:-$PWD/target/release/payment-center}
 [ -x "$BIN" ] || cargo build --release --locked --bin payment-center
 command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install wrk)" >&2; exit 1; }
+python3 -c 'import cryptography' 2>/dev/null || pip install --quiet cryptography
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -77,8 +82,29 @@ bench() {
     ROWS+=("$(printf '%-9s %-22s %9s %8s %8s %7s %7s' "$backend" "$name" "$rps" "$p50" "$p99" "$errors" "$(python3 -c "print('%.2f' % ($rps/$base))")")")
 }
 
+PGBENCH_TPS=""
+# pgbench_ceiling: `pgbench -N` in its own database on the same Postgres: the rate of the
+# simplest single-row update transaction here, the ceiling every write is compared with.
+pgbench_ceiling() {
+    local db=pc_pgbench
+    psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+    local url="${PG_ADMIN%/*}/$db?sslmode=disable"
+    pgbench -i -q -s 10 "$url" >/dev/null 2>&1
+    local out; out=$(pgbench -N -n -c "$PGBENCH_CLIENTS" -j "$THREADS" -T "${DURATION%s}" "$url" 2>&1)
+    PGBENCH_TPS=$(echo "$out" | awk '/^tps = / {printf "%.0f", $3; exit}')
+    ROWS+=("$(printf '%-9s %-22s %9s   (%d clients, its own database, this run)' postgres "pgbench -N tps" "$PGBENCH_TPS" "$PGBENCH_CLIENTS")")
+    psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+}
+
+# ratio_to_pgbench BACKEND NAME PER_SECOND: a write's rate as a share of pgbench -N (Postgres).
+ratio_to_pgbench() {
+    [ "$1" = postgres ] && [ -n "$PGBENCH_TPS" ] || return 0
+    ROWS+=("$(printf '%-9s %-22s %9s ×pgbench -N' "$1" "  $2" "$(python3 -c "print('%.2f' % ($3/$PGBENCH_TPS))")")")
+}
+
 run_backend() {
     local backend=$1
+    [ "$backend" = postgres ] && pgbench_ceiling
     local db_env=() extra_env=()
     if [ "$backend" = postgres ]; then
         psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS pc_bench WITH (FORCE)" -c "CREATE DATABASE pc_bench"
@@ -106,17 +132,34 @@ run_backend() {
     LIST=$WORK/tokens PATH_TEMPLATE=/v1/checkout/TOKEN bench "$backend" "checkout (cached)" "$BASE" -s "$BENCH/get_tokens.lua"
     LIST=$WORK/ids API_KEY=$KEY bench "$backend" "native (cached)" "$BASE" -s "$BENCH/native.lua"
 
-    # Order creation; the orders it makes are then paid by the notify scenario.
+    # Order creation; the orders it makes are then paid by the notify scenarios: every other
+    # one through WeChat (XML, MD5), the rest through Alipay (form, RSA2 verified).
     API_KEY=$KEY SINK=$SINK bench "$backend" "create order" "$BASE" -s "$BENCH/create.lua"
+    ratio_to_pgbench "$backend" "create order" "${RPS[$backend.create order]}"
+    sql "$backend" "UPDATE orders SET pay_method = 'any' WHERE merchant_order_id LIKE 'c%'" >/dev/null
     sql "$backend" "INSERT INTO channel_trades (channel, out_trade_no, order_id, product, status, credential, created_at, close_requested, query_attempts)
-                    SELECT 'wechat', id, id, 'qr', 'OPEN', 'wx_bench', created_at, FALSE, 0 FROM orders WHERE merchant_order_id LIKE 'c%'"
-    sql "$backend" "SELECT id, amount FROM orders WHERE merchant_order_id LIKE 'c%'" | python3 "$BENCH/notifies.py" >"$WORK/notifies"
-    local paid_before paid_after
-    paid_before=$(metric 'payment_center_order_transitions_total{to="PAID"}')
-    LIST=$WORK/notifies THREADS=$THREADS bench "$backend" "notify (wrk req/s)" "$BASE" -s "$BENCH/notify.lua"
-    paid_after=$(metric 'payment_center_order_transitions_total{to="PAID"}')
+                    SELECT CASE WHEN length(merchant_order_id) % 2 = 0 THEN 'wechat' ELSE 'alipay' END, id, id, 'qr', 'OPEN', 'bench', created_at, FALSE, 0
+                    FROM orders WHERE merchant_order_id LIKE 'c%'"
+    sql "$backend" "SELECT id, amount FROM orders WHERE merchant_order_id LIKE 'c%' AND length(merchant_order_id) % 2 = 0" \
+        | python3 "$BENCH/notifies.py" >"$WORK/notifies"
+    "$BIN" sandbox keys | python3 -c 'import json,sys; print(json.load(sys.stdin)["alipay"]["alipay_private_key"], end="")' >"$WORK/alipay.pem"
+    sql "$backend" "SELECT id, amount FROM orders WHERE merchant_order_id LIKE 'c%' AND length(merchant_order_id) % 2 = 1" \
+        | python3 "$BENCH/alipay_notifies.py" "$WORK/alipay.pem" >"$WORK/alipay-notifies"
     local seconds=${DURATION%s}
-    ROWS+=("$(printf '%-9s %-22s %9s' "$backend" "notify transitions/s" "$(( (paid_after - paid_before) / seconds ))")")
+    for channel in wechat alipay; do
+        local list=$WORK/notifies path=/notify/wechat type=text/xml
+        if [ "$channel" = alipay ]; then
+            list=$WORK/alipay-notifies path=/notify/alipay type=application/x-www-form-urlencoded
+        fi
+        local paid_before paid_after
+        paid_before=$(sql "$backend" "SELECT COUNT(*) FROM payments WHERE channel = '$channel'")
+        LIST=$list THREADS=$THREADS NOTIFY_PATH=$path NOTIFY_TYPE=$type \
+            bench "$backend" "$channel notify (wrk)" "$BASE" -s "$BENCH/notify.lua"
+        paid_after=$(sql "$backend" "SELECT COUNT(*) FROM payments WHERE channel = '$channel'")
+        local per_second=$(( (paid_after - paid_before) / seconds ))
+        ROWS+=("$(printf '%-9s %-22s %9s' "$backend" "$channel transitions/s" "$per_second")")
+        ratio_to_pgbench "$backend" "$channel transitions/s" "$per_second"
+    done
     # The order list at scale (Postgres): a million of the merchant's orders, then the
     # filtered first page (status=PAID) under load; its p99 is the figure. They expire long
     # after the run, so no worker has anything to do with them.
