@@ -11,6 +11,7 @@ use crate::channel::{Channel, ChannelId, Channels, CredentialCheck};
 use crate::config::Settings;
 use crate::core::effects::EffectTargets;
 use crate::core::merchants::{self, IssuedCredentials};
+use crate::core::AppSnapshots;
 use crate::db::{self, DbError, DbPool};
 use crate::reconcile::ReconcileWorker;
 use crate::state::AppState;
@@ -173,12 +174,14 @@ impl Application {
             );
         }
         let webhook_wakeup = Arc::new(Notify::new());
+        let snapshots = Arc::new(AppSnapshots::default());
         let reconcile_worker = Arc::new(ReconcileWorker::new(
             pool.clone(),
             channels.clone(),
             EffectTargets {
                 webhook_wakeup: webhook_wakeup.clone(),
                 cache: cache.clone(),
+                snapshots: snapshots.clone(),
             },
         ));
         let target_policy = TargetPolicy::new(&settings.webhook_allowed_networks);
@@ -193,6 +196,7 @@ impl Application {
             webhook_wakeup,
             pool,
             cache,
+            snapshots,
             public_base_url: public_base_url.clone(),
             channels,
             sandboxes: [

@@ -3,6 +3,7 @@ use crate::channel::{ChannelId, Channels, CredentialCheck};
 use crate::config::PaymentMode;
 use crate::core::effects::EffectTargets;
 use crate::core::notify::RefusalSampler;
+use crate::core::AppSnapshots;
 use crate::db::DbPool;
 use crate::workers::WorkerStatus;
 use std::sync::Arc;
@@ -12,6 +13,8 @@ use tokio::sync::Notify;
 pub struct AppState {
     pub pool: DbPool,
     pub cache: Arc<Cache>,
+    /// Order views and merchants kept a moment: this application's own.
+    pub snapshots: Arc<AppSnapshots>,
     /// No trailing slash; checkout and notify URLs are built from it.
     pub public_base_url: String,
     /// The configured channels (sandbox or live).
@@ -46,6 +49,7 @@ impl AppState {
         EffectTargets {
             webhook_wakeup: self.webhook_wakeup.clone(),
             cache: self.cache.clone(),
+            snapshots: self.snapshots.clone(),
         }
     }
 }

@@ -41,7 +41,7 @@ impl FromRequest for AuthenticatedMerchant {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("AppState missing".into()))?;
-            merchants::authenticate(&state.pool, key?)
+            merchants::authenticate(&state.pool, &state.snapshots, key?)
                 .await
                 .map(AuthenticatedMerchant)
                 .map_err(ApiError::from)

@@ -79,8 +79,13 @@ async fn merchant(state: &AppState, req: &HttpRequest) -> Result<MerchantProfile
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
-    let outcome =
-        legacy_logins::authenticate(&state.pool, header("imoocUserId"), header("password")).await;
+    let outcome = legacy_logins::authenticate(
+        &state.pool,
+        &state.snapshots,
+        header("imoocUserId"),
+        header("password"),
+    )
+    .await;
     match outcome {
         Ok(m) => {
             metrics::course_auth("ok");

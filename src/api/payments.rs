@@ -3,9 +3,9 @@
 use super::{read_json, AuthenticatedMerchant};
 use crate::channel::{ChannelId, Product};
 use crate::core::attempts::{self, Switch};
+use crate::core::checkout::OrderSnapshot;
 use crate::core::lifecycle;
 use crate::core::orders::{self, OrderView};
-use crate::core::snapshots::{self, OrderSnapshot};
 use crate::domain::time::rfc3339;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -18,7 +18,7 @@ pub async fn native(
     merchant: AuthenticatedMerchant,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let snapshot = match snapshots::by_merchant_order(&merchant.id, &path) {
+    let snapshot = match state.snapshots.by_merchant_order(&merchant.id, &path) {
         Some(snapshot) if snapshot.code.is_some() => snapshot,
         _ => {
             let read_at = std::time::Instant::now();
@@ -27,7 +27,9 @@ pub async fn native(
                 attempts::qr_code(&state, &order, ChannelId::Wechat, Switch::Supersede).await?;
             let pay_methods = attempts::payable_channels(&state, &order);
             let snapshot = OrderSnapshot::new(order, Some(code), pay_methods);
-            snapshots::remember(&snapshot, read_at);
+            state
+                .snapshots
+                .remember(snapshot.keys(), snapshot.clone(), read_at);
             snapshot
         }
     };

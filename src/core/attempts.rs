@@ -394,7 +394,7 @@ async fn open_trade(
         expires_at: (now + opened.lifetime).min(order.expires_at),
     };
     // Another trade now stands for the order: its cached view (and code) must be read again.
-    crate::core::snapshots::forget_order(&order.id);
+    state.snapshots.forget_order(&order.id);
     let stored = credential.clone();
     let first_query = (now + FIRST_QUERY_AFTER).min(order.expires_at);
     let stored_rows = db::run(&state.pool, move |conn| {

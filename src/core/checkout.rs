@@ -2,15 +2,17 @@
 
 use crate::channel::ChannelId;
 use crate::core::attempts::{self, QrCode, Switch};
-use crate::core::snapshots::{self, OrderSnapshot};
+use crate::core::snapshots::OrderKeys;
 use crate::core::CoreError;
 use crate::db::{self, orders, orders::Order};
 use crate::domain::time::{self, serde_rfc3339};
 use crate::domain::OrderStatus;
 use crate::state::AppState;
+use bytes::Bytes;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 #[derive(Debug, Serialize)]
 pub struct CheckoutView {
@@ -22,6 +24,51 @@ pub struct CheckoutView {
     pub expires_at: NaiveDateTime,
     pub code_url: Option<String>,
     pub pay_methods: Vec<&'static str>,
+}
+
+/// An order as read, with its WeChat QR code if it had one to hand out, the channels it can be
+/// paid with, and (made once, on first use) the storefront's JSON view of it.
+#[derive(Debug)]
+pub struct OrderSnapshot {
+    pub order: Order,
+    pub code: Option<QrCode>,
+    pub pay_methods: Vec<ChannelId>,
+    checkout_json: OnceLock<Bytes>,
+}
+
+impl OrderSnapshot {
+    pub fn new(
+        order: Order,
+        code: Option<QrCode>,
+        pay_methods: Vec<ChannelId>,
+    ) -> Arc<OrderSnapshot> {
+        Arc::new(OrderSnapshot {
+            order,
+            code,
+            pay_methods,
+            checkout_json: OnceLock::new(),
+        })
+    }
+
+    /// The keys its view is found by.
+    pub fn keys(&self) -> OrderKeys<'_> {
+        OrderKeys {
+            order_id: &self.order.id,
+            checkout_token: &self.order.checkout_token,
+            merchant_id: &self.order.merchant_id,
+            merchant_order_id: &self.order.merchant_order_id,
+        }
+    }
+
+    /// The body of `GET /v1/checkout/{token}`.
+    pub fn checkout_json(&self) -> Bytes {
+        self.checkout_json
+            .get_or_init(|| {
+                let view = CheckoutView::new(&self.order, self.code.as_ref(), &self.pay_methods);
+                Bytes::from(serde_json::to_vec(&view).expect("a view serializes"))
+            })
+            .clone()
+    }
 }
 
 fn unknown_token() -> CoreError {
@@ -86,7 +133,7 @@ impl CheckoutView {
 /// The order as the shopper sees it, with its `code_url` while it can be paid; kept a moment
 /// (see `snapshots`) because every open cashier page asks for it every second or so.
 pub async fn view(state: &AppState, token: &str) -> Result<Arc<OrderSnapshot>, CoreError> {
-    if let Some(snapshot) = snapshots::by_token(token) {
+    if let Some(snapshot) = state.snapshots.by_token(token) {
         return Ok(snapshot);
     }
     let read_at = std::time::Instant::now();
@@ -94,7 +141,9 @@ pub async fn view(state: &AppState, token: &str) -> Result<Arc<OrderSnapshot>, C
     let code = code_for(state, &order, ChannelId::Wechat).await?;
     let pay_methods = attempts::payable_channels(state, &order);
     let snapshot = OrderSnapshot::new(order, code, pay_methods);
-    snapshots::remember(&snapshot, read_at);
+    state
+        .snapshots
+        .remember(snapshot.keys(), snapshot.clone(), read_at);
     Ok(snapshot)
 }
 

@@ -4,7 +4,7 @@
 //! whichever door the change came in by (notify, query, close, expiry).
 
 use crate::cache::Cache;
-use crate::core::{credentials, snapshots};
+use crate::core::{credentials, AppSnapshots};
 use crate::metrics;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -41,11 +41,12 @@ impl Effects {
 pub struct EffectTargets {
     pub webhook_wakeup: Arc<Notify>,
     pub cache: Arc<Cache>,
+    pub snapshots: Arc<AppSnapshots>,
 }
 
 pub async fn apply(targets: &EffectTargets, effects: Effects) {
     for order_id in &effects.stale_orders {
-        snapshots::forget_order(order_id);
+        targets.snapshots.forget_order(order_id);
     }
     for to in &effects.transitions {
         metrics::transition(to);

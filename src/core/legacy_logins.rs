@@ -4,7 +4,7 @@
 
 use crate::channel::wechat::sign::constant_time_eq;
 use crate::core::merchants::{self, MerchantError, MerchantProfile};
-use crate::core::snapshots;
+use crate::core::AppSnapshots;
 use crate::db::legacy_logins::{self, LegacyLogin};
 use crate::db::{self, AnyConnection, DbError, DbPool};
 use crate::domain::{random_string, time};
@@ -101,6 +101,7 @@ pub enum LegacyAuthError {
 /// second, by a hash of both headers), so a page that polls costs no query.
 pub async fn authenticate(
     pool: &DbPool,
+    snapshots: &AppSnapshots,
     user_id: Option<&str>,
     password: Option<&str>,
 ) -> Result<MerchantProfile, LegacyAuthError> {
@@ -108,7 +109,7 @@ pub async fn authenticate(
         return Err(LegacyAuthError::Refused(Refusal::Missing));
     };
     let remembered_as = format!("legacy:{}", password_hash(user_id, password));
-    if let Some(merchant) = snapshots::merchant(&remembered_as) {
+    if let Some(merchant) = snapshots.merchant(&remembered_as) {
         return Ok(merchant);
     }
     let (user_id, password) = (user_id.to_owned(), password.to_owned());
@@ -124,7 +125,7 @@ pub async fn authenticate(
             .ok_or(LegacyAuthError::Refused(Refusal::UnknownUser))
     })
     .await?;
-    snapshots::remember_merchant(&remembered_as, &merchant);
+    snapshots.remember_merchant(&remembered_as, &merchant);
     Ok(merchant)
 }
 

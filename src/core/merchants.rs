@@ -1,32 +1,9 @@
-use crate::core::snapshots;
+use crate::core::AppSnapshots;
 use crate::core::CoreError;
 use crate::db::{self, merchants, AnyConnection, DbError, DbPool};
 use crate::domain::{time, ApiKey, MerchantId, NotifySecret, ReturnUrlPrefix};
 
-/// A merchant as the rest of the service sees it, once authenticated.
-#[derive(Debug, Clone)]
-pub struct MerchantProfile {
-    pub id: String,
-    pub name: String,
-    pub notify_secret: NotifySecret,
-    pub return_url_prefixes: Vec<ReturnUrlPrefix>,
-}
-
-impl MerchantProfile {
-    fn from_row(row: merchants::Merchant) -> MerchantProfile {
-        let prefixes: Vec<String> =
-            serde_json::from_str(&row.return_url_prefixes).unwrap_or_default();
-        MerchantProfile {
-            id: row.id,
-            name: row.name,
-            notify_secret: NotifySecret::from_stored(row.notify_secret),
-            return_url_prefixes: prefixes
-                .into_iter()
-                .map(ReturnUrlPrefix::from_stored)
-                .collect(),
-        }
-    }
-}
+pub use crate::domain::MerchantProfile;
 
 /// What `merchant add` prints: the only time the key and the secret are shown.
 #[derive(Debug)]
@@ -151,9 +128,13 @@ pub fn rotate_notify_secret(
 }
 
 /// The merchant whose API key this is, or 401.
-pub async fn authenticate(pool: &DbPool, presented: ApiKey) -> Result<MerchantProfile, CoreError> {
+pub async fn authenticate(
+    pool: &DbPool,
+    snapshots: &AppSnapshots,
+    presented: ApiKey,
+) -> Result<MerchantProfile, CoreError> {
     let hash = presented.hash();
-    if let Some(merchant) = snapshots::merchant(&hash) {
+    if let Some(merchant) = snapshots.merchant(&hash) {
         return Ok(merchant);
     }
     let key_hash = hash.clone();
@@ -161,15 +142,15 @@ pub async fn authenticate(pool: &DbPool, presented: ApiKey) -> Result<MerchantPr
         merchants::find_by_api_key_hash(conn, &hash).map_err(CoreError::from)
     })
     .await?;
-    let merchant = row.map(MerchantProfile::from_row).ok_or_else(|| {
+    let merchant = row.map(merchants::Merchant::profile).ok_or_else(|| {
         CoreError::Unauthorized("the API key in the Authorization header is not valid".into())
     })?;
-    snapshots::remember_merchant(&key_hash, &merchant);
+    snapshots.remember_merchant(&key_hash, &merchant);
     Ok(merchant)
 }
 
 pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<MerchantProfile>, DbError> {
-    Ok(merchants::find(conn, id)?.map(MerchantProfile::from_row))
+    Ok(merchants::find(conn, id)?.map(merchants::Merchant::profile))
 }
 
 /// What the first start on the embedded default prints: the demo merchant's credentials

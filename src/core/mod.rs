@@ -17,3 +17,7 @@ pub mod webhook_endpoints;
 pub mod webhooks;
 
 pub use error::CoreError;
+
+/// The application's order views and merchants, kept a moment (`snapshots`).
+pub type AppSnapshots =
+    snapshots::Snapshots<std::sync::Arc<checkout::OrderSnapshot>, merchants::MerchantProfile>;

@@ -5,19 +5,13 @@
 //!
 //! Staleness is bounded: an order view and a merchant are kept one second; and a change this
 //! process makes (a payment, a close, a new trade) drops the order's view at once. Another
-//! instance's change shows here within the second.
+//! instance's change shows here within the second. One `Snapshots` per application (in its
+//! state), so two instances in one process never share one.
 
-use super::attempts::QrCode;
-use super::checkout::CheckoutView;
-use super::merchants::MerchantProfile;
-use crate::channel::ChannelId;
-use crate::db::orders::Order;
-use actix_web::web::Bytes;
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Arc, OnceLock};
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const ORDER_TTL: Duration = Duration::from_secs(1);
@@ -26,41 +20,7 @@ pub const MERCHANT_TTL: Duration = Duration::from_secs(1);
 /// Past this many entries a map starts afresh: a bound on memory, not an LRU.
 const MAX_ENTRIES: usize = 50_000;
 
-/// An order as read, with its WeChat QR code if it had one to hand out, the channels it can be
-/// paid with, and (made once, on first use) the storefront's JSON view of it.
-#[derive(Debug)]
-pub struct OrderSnapshot {
-    pub order: Order,
-    pub code: Option<QrCode>,
-    pub pay_methods: Vec<ChannelId>,
-    checkout_json: OnceLock<Bytes>,
-}
-
-impl OrderSnapshot {
-    pub fn new(
-        order: Order,
-        code: Option<QrCode>,
-        pay_methods: Vec<ChannelId>,
-    ) -> Arc<OrderSnapshot> {
-        Arc::new(OrderSnapshot {
-            order,
-            code,
-            pay_methods,
-            checkout_json: OnceLock::new(),
-        })
-    }
-
-    /// The body of `GET /v1/checkout/{token}`.
-    pub fn checkout_json(&self) -> Bytes {
-        self.checkout_json
-            .get_or_init(|| {
-                let view = CheckoutView::new(&self.order, self.code.as_ref(), &self.pay_methods);
-                Bytes::from(serde_json::to_vec(&view).expect("a view serializes"))
-            })
-            .clone()
-    }
-}
-
+#[derive(Clone)]
 struct Expiring<T> {
     value: T,
     at: Instant,
@@ -96,97 +56,104 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
     }
 }
 
-impl<T: Clone> Clone for Expiring<T> {
-    fn clone(&self) -> Self {
-        Expiring {
-            value: self.value.clone(),
-            at: self.at,
-        }
-    }
+/// The keys an order's view is found by.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderKeys<'a> {
+    pub order_id: &'a str,
+    pub checkout_token: &'a str,
+    pub merchant_id: &'a str,
+    pub merchant_order_id: &'a str,
 }
 
-struct Snapshots {
+/// Order views (`O`) and merchants (`M`), each kept a moment.
+pub struct Snapshots<O, M> {
     /// checkout token → order id (never changes)
     token_to_order: Map<String, String>,
     /// (merchant id, merchant order id) → order id (never changes)
     merchant_order_to_order: Map<(String, String), String>,
-    orders: Map<String, Expiring<Arc<OrderSnapshot>>>,
+    orders: Map<String, Expiring<O>>,
     /// API key hash → merchant
-    merchants: Map<String, Expiring<MerchantProfile>>,
+    merchants: Map<String, Expiring<M>>,
     /// order id → when this process last changed it: a view read before that is not kept
     changed: Map<String, Instant>,
 }
-
-static SNAPSHOTS: LazyLock<Snapshots> = LazyLock::new(|| Snapshots {
-    token_to_order: Map::new(),
-    merchant_order_to_order: Map::new(),
-    orders: Map::new(),
-    merchants: Map::new(),
-    changed: Map::new(),
-});
 
 fn fresh<T: Clone>(entry: Option<Expiring<T>>, ttl: Duration) -> Option<T> {
     entry.filter(|e| e.at.elapsed() < ttl).map(|e| e.value)
 }
 
-fn order(order_id: &str) -> Option<Arc<OrderSnapshot>> {
-    fresh(SNAPSHOTS.orders.get(order_id), ORDER_TTL)
-}
-
-pub fn by_token(token: &str) -> Option<Arc<OrderSnapshot>> {
-    order(&SNAPSHOTS.token_to_order.get(token)?)
-}
-
-pub fn by_merchant_order(merchant_id: &str, merchant_order_id: &str) -> Option<Arc<OrderSnapshot>> {
-    let key = (merchant_id.to_owned(), merchant_order_id.to_owned());
-    order(&SNAPSHOTS.merchant_order_to_order.get(&key)?)
-}
-
-/// Keeps `snapshot`, read from the stores at `read_at` (taken before the read began): its age
-/// counts from then, and a view read before this process's last change of the order is dropped.
-pub fn remember(snapshot: &Arc<OrderSnapshot>, read_at: Instant) {
-    let order = &snapshot.order;
-    if SNAPSHOTS
-        .changed
-        .get(order.id.as_str())
-        .is_some_and(|changed| changed >= read_at)
-    {
-        return;
+impl<O: Clone, M: Clone> Default for Snapshots<O, M> {
+    fn default() -> Self {
+        Snapshots {
+            token_to_order: Map::new(),
+            merchant_order_to_order: Map::new(),
+            orders: Map::new(),
+            merchants: Map::new(),
+            changed: Map::new(),
+        }
     }
-    SNAPSHOTS
-        .token_to_order
-        .insert(order.checkout_token.clone(), order.id.clone());
-    SNAPSHOTS.merchant_order_to_order.insert(
-        (order.merchant_id.clone(), order.merchant_order_id.clone()),
-        order.id.clone(),
-    );
-    SNAPSHOTS.orders.insert(
-        order.id.clone(),
-        Expiring {
-            value: snapshot.clone(),
-            at: read_at,
-        },
-    );
 }
 
-/// The order changed here: the next read goes to the stores.
-pub fn forget_order(order_id: &str) {
-    SNAPSHOTS
-        .changed
-        .insert(order_id.to_owned(), Instant::now());
-    SNAPSHOTS.orders.remove(order_id);
-}
+impl<O: Clone, M: Clone> Snapshots<O, M> {
+    fn order(&self, order_id: &str) -> Option<O> {
+        fresh(self.orders.get(order_id), ORDER_TTL)
+    }
 
-pub fn merchant(api_key_hash: &str) -> Option<MerchantProfile> {
-    fresh(SNAPSHOTS.merchants.get(api_key_hash), MERCHANT_TTL)
-}
+    pub fn by_token(&self, token: &str) -> Option<O> {
+        self.order(&self.token_to_order.get(token)?)
+    }
 
-pub fn remember_merchant(api_key_hash: &str, merchant: &MerchantProfile) {
-    SNAPSHOTS.merchants.insert(
-        api_key_hash.to_owned(),
-        Expiring {
-            value: merchant.clone(),
-            at: Instant::now(),
-        },
-    );
+    pub fn by_merchant_order(&self, merchant_id: &str, merchant_order_id: &str) -> Option<O> {
+        let key = (merchant_id.to_owned(), merchant_order_id.to_owned());
+        self.order(&self.merchant_order_to_order.get(&key)?)
+    }
+
+    /// Keeps `view`, read from the stores at `read_at` (taken before the read began): its age
+    /// counts from then, and a view read before this process's last change of the order is
+    /// dropped.
+    pub fn remember(&self, keys: OrderKeys<'_>, view: O, read_at: Instant) {
+        if self
+            .changed
+            .get(keys.order_id)
+            .is_some_and(|changed| changed >= read_at)
+        {
+            return;
+        }
+        self.token_to_order
+            .insert(keys.checkout_token.to_owned(), keys.order_id.to_owned());
+        self.merchant_order_to_order.insert(
+            (
+                keys.merchant_id.to_owned(),
+                keys.merchant_order_id.to_owned(),
+            ),
+            keys.order_id.to_owned(),
+        );
+        self.orders.insert(
+            keys.order_id.to_owned(),
+            Expiring {
+                value: view,
+                at: read_at,
+            },
+        );
+    }
+
+    /// The order changed here: the next read goes to the stores.
+    pub fn forget_order(&self, order_id: &str) {
+        self.changed.insert(order_id.to_owned(), Instant::now());
+        self.orders.remove(order_id);
+    }
+
+    pub fn merchant(&self, api_key_hash: &str) -> Option<M> {
+        fresh(self.merchants.get(api_key_hash), MERCHANT_TTL)
+    }
+
+    pub fn remember_merchant(&self, api_key_hash: &str, merchant: &M) {
+        self.merchants.insert(
+            api_key_hash.to_owned(),
+            Expiring {
+                value: merchant.clone(),
+                at: Instant::now(),
+            },
+        );
+    }
 }

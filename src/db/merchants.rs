@@ -1,5 +1,6 @@
 use super::schema::merchants;
 use super::AnyConnection;
+use crate::domain::{MerchantProfile, NotifySecret, ReturnUrlPrefix};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use std::fmt;
@@ -42,6 +43,23 @@ pub fn insert(conn: &mut AnyConnection, merchant: &NewMerchant) -> QueryResult<(
         .values(merchant)
         .execute(conn)
         .map(|_| ())
+}
+
+impl Merchant {
+    /// The row as the rest of the service sees it (the key hash left behind).
+    pub fn profile(self) -> MerchantProfile {
+        let prefixes: Vec<String> =
+            serde_json::from_str(&self.return_url_prefixes).unwrap_or_default();
+        MerchantProfile {
+            id: self.id,
+            name: self.name,
+            notify_secret: NotifySecret::from_stored(self.notify_secret),
+            return_url_prefixes: prefixes
+                .into_iter()
+                .map(ReturnUrlPrefix::from_stored)
+                .collect(),
+        }
+    }
 }
 
 pub fn find_by_api_key_hash(conn: &mut AnyConnection, hash: &str) -> QueryResult<Option<Merchant>> {

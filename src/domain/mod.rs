@@ -4,6 +4,7 @@
 mod channel_id;
 mod fen;
 mod ids;
+mod merchant_profile;
 mod order_fields;
 mod order_status;
 mod return_url;
@@ -12,6 +13,7 @@ pub mod time;
 pub use channel_id::ChannelId;
 pub use fen::Fen;
 pub use ids::{random_string, ApiKey, CheckoutToken, MerchantId, NotifySecret, OrderId};
+pub use merchant_profile::MerchantProfile;
 pub use order_fields::{
     Description, ExpireMinutes, MerchantOrderId, MerchantUserId, OrderOrigin, PayMethod,
 };

@@ -7,11 +7,12 @@
 
 use super::form::signed_form;
 use super::target::{self, TargetPolicy, ATTEMPT_TIMEOUT};
-use crate::core::merchants::{self, MerchantProfile};
+use crate::db::merchants::{self, Merchant};
 use crate::db::webhook_events::{
     self, AttemptResult, WebhookAttempt, WebhookEvent, DELIVERED, FAILED, PENDING,
 };
 use crate::db::{self, DbError, DbPool};
+use crate::domain::MerchantProfile;
 use crate::domain::{random_string, time};
 use crate::metrics;
 use chrono::NaiveDateTime;
@@ -190,7 +191,7 @@ impl WebhookWorker {
             let mut claimed = Vec::with_capacity(events.len());
             for event in events {
                 if !merchants_by_id.contains_key(&event.merchant_id) {
-                    let profile = merchants::find(conn, &event.merchant_id)?;
+                    let profile = merchants::find(conn, &event.merchant_id)?.map(Merchant::profile);
                     merchants_by_id.insert(event.merchant_id.clone(), profile);
                 }
                 let merchant = merchants_by_id[&event.merchant_id].clone();
