@@ -2,6 +2,7 @@
 //! passwords inside URLs never come out through `Debug`.
 
 use crate::channel::wechat::SignType;
+pub use crate::domain::PaymentMode;
 pub use crate::http::redact_url;
 use ipnet::IpNet;
 use std::fmt;
@@ -10,27 +11,6 @@ use std::time::Duration;
 
 /// WeChat's notify schedule: the pauses after each failed attempt (about 24 h in all).
 pub const WECHAT_RETRY_SCHEDULE: &str = "15s,15s,30s,3m,10m,20m,30m,30m,30m,60m,3h,3h,3h,6h,6h";
-
-/// Which channels a process talks to (`PAYMENT_MODE`): the built-in simulations, or the real
-/// ones. One process is one mode; orders and webhooks say which (`livemode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PaymentMode {
-    Sandbox,
-    Live,
-}
-
-impl PaymentMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentMode::Sandbox => "sandbox",
-            PaymentMode::Live => "live",
-        }
-    }
-
-    pub fn is_live(self) -> bool {
-        self == PaymentMode::Live
-    }
-}
 
 /// An origin a browser page may call the storefront and course endpoints from, with
 /// credentials (`STOREFRONT_ORIGINS`): `https://shop.example`, `http://localhost:8080`, or any

@@ -10,6 +10,5 @@ pub mod http;
 pub mod metrics;
 pub mod reconcile;
 pub mod startup;
-pub mod state;
 pub mod webhook;
 pub mod workers;

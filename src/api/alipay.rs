@@ -5,10 +5,10 @@ use super::{read_capped, AuthenticatedMerchant};
 use crate::channel::{ChannelId, Product};
 use crate::core::attempts::{self, Switch};
 use crate::core::orders;
+use crate::core::AppState;
 use crate::domain::time::rfc3339;
 use crate::domain::ReturnUrl;
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 

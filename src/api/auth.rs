@@ -1,7 +1,7 @@
 use crate::core::merchants::{self, MerchantProfile};
+use crate::core::AppState;
 use crate::domain::ApiKey;
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};

@@ -6,11 +6,11 @@ use crate::channel::ChannelId;
 use crate::core::attempts;
 use crate::core::checkout;
 use crate::core::merchants;
+use crate::core::AppState;
 use crate::core::CoreError;
 use crate::db;
 use crate::domain::{time, OrderStatus};
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use sha2::Digest;
 

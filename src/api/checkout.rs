@@ -3,9 +3,9 @@
 //! can call it; no cookie or credential is involved.
 
 use crate::core::checkout;
+use crate::core::AppState;
 use crate::domain::time;
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
 /// `GET /v1/checkout/{checkout_token}`.

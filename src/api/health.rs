@@ -1,6 +1,6 @@
 use crate::channel::CredentialCheck;
+use crate::core::AppState;
 use crate::db;
-use crate::state::AppState;
 use crate::workers::WorkerState;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};

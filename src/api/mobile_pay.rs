@@ -5,9 +5,9 @@
 use crate::channel::{ChannelId, Product};
 use crate::core::attempts::{self, Switch};
 use crate::core::checkout;
+use crate::core::AppState;
 use crate::core::CoreError;
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 fn redirect(url: &str) -> HttpResponse {

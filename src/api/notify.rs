@@ -4,7 +4,7 @@
 
 use crate::channel::{ChannelId, NotifyAnswer};
 use crate::core::notify;
-use crate::state::AppState;
+use crate::core::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::read_capped;

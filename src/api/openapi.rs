@@ -1,4 +1,4 @@
-use crate::state::AppState;
+use crate::core::AppState;
 use actix_web::{web, HttpResponse};
 
 /// The OpenAPI 3 document of the whole public API. Kept true by a test: every route the

@@ -1,9 +1,9 @@
 use super::{read_json, AuthenticatedMerchant};
 use crate::core::orders::{self, CreateOrder, Created, OrderView};
 use crate::core::timeline;
+use crate::core::AppState;
 use crate::db;
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// `POST /v1/orders`: 201 with a new order, 200 with the same order for the same request.

@@ -6,9 +6,9 @@ use crate::core::attempts::{self, Switch};
 use crate::core::checkout::OrderSnapshot;
 use crate::core::lifecycle;
 use crate::core::orders::{self, OrderView};
+use crate::core::AppState;
 use crate::domain::time::rfc3339;
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 

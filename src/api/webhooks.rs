@@ -1,7 +1,7 @@
 use super::{read_json, AuthenticatedMerchant};
+use crate::core::AppState;
 use crate::core::{webhook_endpoints, webhooks};
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 

@@ -9,12 +9,12 @@
 
 use crate::channel::{Channel, ChannelId, Product, TradeRequest};
 use crate::core::credentials::{self, Credential};
+use crate::core::AppState;
 use crate::core::{timeline, CoreError};
 use crate::db::channel_trades::{self, ChannelTrade, NewChannelTrade};
 use crate::db::orders::{self, Order};
 use crate::db::{self, AnyConnection, DbError};
 use crate::domain::{time, OrderStatus, PayMethod};
-use crate::state::AppState;
 use chrono::{Duration, NaiveDateTime};
 use std::sync::Arc;
 

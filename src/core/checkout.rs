@@ -3,11 +3,11 @@
 use crate::channel::ChannelId;
 use crate::core::attempts::{self, QrCode, Switch};
 use crate::core::snapshots::OrderKeys;
+use crate::core::AppState;
 use crate::core::CoreError;
 use crate::db::{self, orders, orders::Order};
 use crate::domain::time::{self, serde_rfc3339};
 use crate::domain::OrderStatus;
-use crate::state::AppState;
 use bytes::Bytes;
 use chrono::NaiveDateTime;
 use serde::Serialize;

@@ -8,11 +8,11 @@ use crate::core::merchants::MerchantProfile;
 use crate::core::order_state::{self, StateError};
 use crate::core::orders;
 use crate::core::timeline;
+use crate::core::AppState;
 use crate::core::CoreError;
 use crate::db::orders::Order;
 use crate::db::{self, channel_trades, DbPool};
 use crate::domain::OrderStatus;
-use crate::state::AppState;
 use serde_json::json;
 
 /// What a channel says of a trade we want closed.

@@ -12,11 +12,13 @@ pub mod notify;
 pub mod order_state;
 pub mod orders;
 pub mod snapshots;
+pub mod state;
 pub mod timeline;
 pub mod webhook_endpoints;
 pub mod webhooks;
 
 pub use error::CoreError;
+pub use state::AppState;
 
 /// The application's order views and merchants, kept a moment (`snapshots`).
 pub type AppSnapshots =

@@ -7,10 +7,10 @@ use crate::channel::{ChannelId, Notified, NotifyAnswer, Rejection, RejectionKind
 use crate::core::effects;
 use crate::core::order_state::{self, StateError};
 use crate::core::timeline;
+use crate::core::AppState;
 use crate::db::{self, channel_trades, rejected_notifies, DbError};
 use crate::domain::{random_string, time};
 use crate::metrics;
-use crate::state::AppState;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 

@@ -7,6 +7,7 @@ mod ids;
 mod merchant_profile;
 mod order_fields;
 mod order_status;
+mod payment_mode;
 mod return_url;
 pub mod time;
 
@@ -18,4 +19,5 @@ pub use order_fields::{
     Description, ExpireMinutes, MerchantOrderId, MerchantUserId, OrderOrigin, PayMethod,
 };
 pub use order_status::OrderStatus;
+pub use payment_mode::PaymentMode;
 pub use return_url::{ReturnUrl, ReturnUrlPrefix};

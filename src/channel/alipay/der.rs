@@ -1,7 +1,8 @@
 //! Just enough DER for RSA public keys: single-byte tags, definite lengths up
 //! to 64 KiB, minimal encodings only, every length checked against the input.
 
-use super::sign::KeyError;
+/// What is wrong with the DER, in a few fixed words (never the key's bytes).
+pub type DerError = &'static str;
 
 pub const INTEGER: u8 = 0x02;
 pub const BIT_STRING: u8 = 0x03;
@@ -12,8 +13,8 @@ pub const SEQUENCE: u8 = 0x30;
 pub const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 
 /// One TLV from the front of `input`: `(tag, value, rest)`.
-pub fn read(input: &[u8]) -> Result<(u8, &[u8], &[u8]), KeyError> {
-    let err = KeyError::Der;
+pub fn read(input: &[u8]) -> Result<(u8, &[u8], &[u8]), DerError> {
+    let err = |why: DerError| why;
     let (&tag, rest) = input.split_first().ok_or(err("truncated tag"))?;
     if tag & 0x1f == 0x1f {
         return Err(err("multi-byte tag"));
@@ -34,29 +35,29 @@ pub fn read(input: &[u8]) -> Result<(u8, &[u8], &[u8]), KeyError> {
 }
 
 /// Reads a TLV that must carry `tag`: `(value, rest)`.
-pub fn expect(input: &[u8], tag: u8) -> Result<(&[u8], &[u8]), KeyError> {
+pub fn expect(input: &[u8], tag: u8) -> Result<(&[u8], &[u8]), DerError> {
     match read(input)? {
         (t, value, rest) if t == tag => Ok((value, rest)),
-        _ => Err(KeyError::Der("unexpected tag")),
+        _ => Err("unexpected tag"),
     }
 }
 
 /// Like [`expect`], with nothing allowed after it.
-pub fn expect_only(input: &[u8], tag: u8) -> Result<&[u8], KeyError> {
+pub fn expect_only(input: &[u8], tag: u8) -> Result<&[u8], DerError> {
     match expect(input, tag)? {
         (value, []) => Ok(value),
-        _ => Err(KeyError::Der("trailing data")),
+        _ => Err("trailing data"),
     }
 }
 
 /// Magnitude of a positive, minimally encoded INTEGER (leading 0 removed).
-pub fn positive_integer(value: &[u8]) -> Result<&[u8], KeyError> {
+pub fn positive_integer(value: &[u8]) -> Result<&[u8], DerError> {
     match value {
-        [] => Err(KeyError::Der("empty INTEGER")),
-        [0] => Err(KeyError::Der("zero INTEGER")),
-        [0, next, ..] if next & 0x80 == 0 => Err(KeyError::Der("non-minimal INTEGER")),
+        [] => Err("empty INTEGER"),
+        [0] => Err("zero INTEGER"),
+        [0, next, ..] if next & 0x80 == 0 => Err("non-minimal INTEGER"),
         [0, magnitude @ ..] => Ok(magnitude),
-        [first, ..] if first & 0x80 != 0 => Err(KeyError::Der("negative INTEGER")),
+        [first, ..] if first & 0x80 != 0 => Err("negative INTEGER"),
         _ => Ok(value),
     }
 }

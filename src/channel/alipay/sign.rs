@@ -73,6 +73,12 @@ pub enum KeyError {
     },
 }
 
+impl From<der::DerError> for KeyError {
+    fn from(why: der::DerError) -> KeyError {
+        KeyError::Der(why)
+    }
+}
+
 /// An RSA private key for RSA2 signing (the merchant app key, or the sandbox's
 /// stand-in for Alipay's key).
 pub struct PrivateKey {

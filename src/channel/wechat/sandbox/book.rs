@@ -1,8 +1,61 @@
 //! The sandbox's trades, in memory and bounded: past `capacity` the oldest trade is forgotten,
 //! so that a loop of unifiedorders (anyone can reach a sandbox) cannot exhaust memory.
 
-use super::trades::Trade;
+use crate::channel::wechat::sign::SignType;
+use crate::channel::wechat::xml::Fields;
+use crate::channel::wechat::TradeType;
+use chrono::NaiveDateTime;
 use std::collections::{HashMap, VecDeque};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TradeState {
+    NotPay,
+    Success,
+    Closed,
+}
+
+impl TradeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TradeState::NotPay => "NOTPAY",
+            TradeState::Success => "SUCCESS",
+            TradeState::Closed => "CLOSED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NotifyAttempt {
+    pub at: String,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub acknowledged: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Trade {
+    pub out_trade_no: String,
+    pub trade_type: TradeType,
+    /// The business fields of the unifiedorder (no appid, mch_id, nonce_str, sign, sign_type):
+    /// a reused out_trade_no must come with exactly these.
+    pub params: Fields,
+    pub sign_type: SignType,
+    pub total_fee: i64,
+    pub notify_url: String,
+    pub time_expire: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub prepay_id: String,
+    pub code_url: Option<String>,
+    pub mweb_url: Option<String>,
+    pub state: TradeState,
+    pub transaction_id: Option<String>,
+    pub time_end: Option<String>,
+    pub openid: Option<String>,
+    pub notify_attempts: Vec<NotifyAttempt>,
+    pub notify_acknowledged: bool,
+    /// How many unifiedorder calls named this out_trade_no (the first included).
+    pub unifiedorder_calls: u32,
+}
 
 /// How many trades a sandbox keeps by default.
 pub const DEFAULT_CAPACITY: usize = 10_000;

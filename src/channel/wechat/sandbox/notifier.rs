@@ -1,7 +1,8 @@
 //! Delivers the paid notify to the trade's `notify_url` like WeChat: at once, then after each
 //! pause of the schedule, until an answer says `<return_code>SUCCESS</return_code>`.
 
-use super::trades::{NotifyAttempt, Sandbox};
+use super::book::NotifyAttempt;
+use super::trades::Sandbox;
 use crate::channel::wechat::xml;
 use crate::domain::time;
 use actix_web::web;

@@ -1,10 +1,12 @@
+//! What every handler and worker shares: the application's state, one per application.
+
 use crate::cache::Cache;
 use crate::channel::{ChannelId, Channels, CredentialCheck};
-use crate::config::PaymentMode;
 use crate::core::effects::EffectTargets;
 use crate::core::notify::RefusalSampler;
 use crate::core::AppSnapshots;
 use crate::db::DbPool;
+use crate::domain::PaymentMode;
 use crate::workers::WorkerStatus;
 use std::sync::Arc;
 use tokio::sync::Notify;
