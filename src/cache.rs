@@ -37,10 +37,15 @@ impl Cache {
         Cache::Memory(MemoryCache::default())
     }
 
-    pub fn redis(url: &str, key_prefix: &str) -> Result<Cache, CacheError> {
+    pub fn redis(
+        url: &str,
+        key_prefix: &str,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> Result<Cache, CacheError> {
         let client = redis::Client::open(url).map_err(|e| CacheError::Redis(e.to_string()))?;
         Ok(Cache::Redis(Box::new(RedisCache {
             client,
+            metrics,
             key_prefix: key_prefix.to_owned(),
             manager: tokio::sync::Mutex::new(None),
             last_failure: Mutex::new(None),
@@ -117,6 +122,7 @@ impl Cache {
 }
 
 pub struct RedisCache {
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
     client: redis::Client,
     key_prefix: String,
     /// Connected lazily, so the service starts (and serves from the database) while Redis
@@ -173,7 +179,8 @@ impl RedisCache {
             .unwrap_or_else(|e| e.into_inner())
             .is_some_and(|until| until > Instant::now());
         if skipping {
-            crate::metrics::increment("payment_center_cache_bypassed_total", &[]);
+            self.metrics
+                .increment("payment_center_cache_bypassed_total", &[]);
             return Err(CacheError::Skipped);
         }
         let result = self.run_unguarded(op).await;
@@ -270,7 +277,7 @@ mod tests {
                 held.push(socket);
             }
         });
-        let cache = Cache::redis(&url, "t:").unwrap();
+        let cache = Cache::redis(&url, "t:", Default::default()).unwrap();
         assert!(cache.get("k").await.is_err());
         let after_first = accepted.load(std::sync::atomic::Ordering::SeqCst);
         for _ in 0..20 {
@@ -291,7 +298,7 @@ mod tests {
     #[tokio::test]
     async fn unreachable_redis_fails_fast_instead_of_hanging() {
         // Port 1 on loopback refuses connections.
-        let cache = Cache::redis("redis://127.0.0.1:1", "t:").unwrap();
+        let cache = Cache::redis("redis://127.0.0.1:1", "t:", Default::default()).unwrap();
         let started = Instant::now();
         assert!(cache.get("k").await.is_err());
         assert!(cache.ping().await.is_err());

@@ -1,10 +1,12 @@
 //! Prometheus metrics, rendered as text at `GET /metrics`. A small registry of our own:
 //! counters and one histogram family, labelled with low-cardinality values only (route
-//! patterns, never ids).
+//! patterns, never ids). One `Metrics` per application (in its state, and handed to what it
+//! builds: channel clients, the cache, the workers), so two instances in one process count
+//! apart.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 const LATENCY_BUCKETS: [f64; 11] = [
@@ -24,7 +26,12 @@ struct Registry {
     histograms: BTreeMap<(&'static str, String), Histogram>,
 }
 
-static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
+/// The application's metrics.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// When this application started (unix seconds).
+    started_at: f64,
+}
 
 const HELP: [(&str, &str, &str); 12] = [
     (
@@ -80,7 +87,7 @@ const HELP: [(&str, &str, &str); 12] = [
     (
         "payment_center_channel_call_duration_seconds",
         "histogram",
-        "WeChat Pay API call latency by call",
+        "Channel API call latency by call",
     ),
     (
         "payment_center_webhook_queue_depth",
@@ -102,16 +109,6 @@ fn labels(pairs: &[(&str, &str)]) -> String {
         .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-pub fn increment(name: &'static str, pairs: &[(&str, &str)]) {
-    let mut registry = REGISTRY.lock().expect("metrics lock");
-    *registry.counters.entry((name, labels(pairs))).or_insert(0) += 1;
-}
-
-pub fn observe(name: &'static str, pairs: &[(&str, &str)], took: Duration) {
-    let mut registry = REGISTRY.lock().expect("metrics lock");
-    registry.observe(name, labels(pairs), took);
 }
 
 impl Registry {
@@ -142,21 +139,41 @@ pub fn method_label(method: &str) -> &'static str {
         .unwrap_or("other")
 }
 
-/// One answered request: counted by route, method and status, and timed by route, under one
-/// lock (it is on every request's path).
-pub fn http_request(route: &str, method: &str, status: u16, took: Duration) {
-    let counted = labels(&[
-        ("route", route),
-        ("method", method_label(method)),
-        ("status", &status.to_string()),
-    ]);
-    let timed = labels(&[("route", route)]);
-    let mut registry = REGISTRY.lock().expect("metrics lock");
-    *registry
-        .counters
-        .entry(("payment_center_http_requests_total", counted))
-        .or_insert(0) += 1;
-    registry.observe("payment_center_http_request_duration_seconds", timed, took);
+/// The process's resident memory (bytes) and open file descriptors, from /proc (Linux).
+fn process_figures() -> (Option<u64>, Option<usize>) {
+    let rss = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
+        // The page size is 4 KiB on the architectures this runs on.
+        .map(|pages| pages * 4096);
+    let fds = std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count());
+    (rss, fds)
+}
+
+/// The standard process metrics and the build, rendered before ours.
+fn render_process(out: &mut String, started_at: f64) {
+    let (rss, fds) = process_figures();
+    if let Some(rss) = rss {
+        let _ = writeln!(
+            out,
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}"
+        );
+    }
+    if let Some(fds) = fds {
+        let _ = writeln!(
+            out,
+            "# HELP process_open_fds Number of open file descriptors.\n# TYPE process_open_fds gauge\nprocess_open_fds {fds}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {started_at}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP payment_center_build_info The running build.\n# TYPE payment_center_build_info gauge\npayment_center_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
 }
 
 /// Every label set a counter can take that is known before traffic (all but the HTTP request
@@ -177,14 +194,103 @@ pub const NOTIFY_OUTCOMES: [(&str, &str); 12] = [
     ("rejected", "other"),
 ];
 
-/// Registers every known series at 0, and the start time; idempotent.
-pub fn init() {
-    STARTED_AT.get_or_init(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64())
-    });
-    let mut registry = REGISTRY.lock().expect("metrics lock");
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        zeroed(&mut registry);
+        Metrics {
+            registry: Mutex::new(registry),
+            started_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn increment(&self, name: &'static str, pairs: &[(&str, &str)]) {
+        let mut registry = self.registry.lock().expect("metrics lock");
+        *registry.counters.entry((name, labels(pairs))).or_insert(0) += 1;
+    }
+
+    pub fn observe(&self, name: &'static str, pairs: &[(&str, &str)], took: Duration) {
+        let mut registry = self.registry.lock().expect("metrics lock");
+        registry.observe(name, labels(pairs), took);
+    }
+
+    /// One answered request: counted by route, method and status, and timed by route, under
+    /// one lock (it is on every request's path).
+    pub fn http_request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        let counted = labels(&[
+            ("route", route),
+            ("method", method_label(method)),
+            ("status", &status.to_string()),
+        ]);
+        let timed = labels(&[("route", route)]);
+        let mut registry = self.registry.lock().expect("metrics lock");
+        *registry
+            .counters
+            .entry(("payment_center_http_requests_total", counted))
+            .or_insert(0) += 1;
+        registry.observe("payment_center_http_request_duration_seconds", timed, took);
+    }
+
+    pub fn course_auth(&self, outcome: &str) {
+        self.increment(
+            "payment_center_course_logins_total",
+            &[("outcome", outcome)],
+        );
+    }
+
+    pub fn transition(&self, to: &str) {
+        self.increment("payment_center_order_transitions_total", &[("to", to)]);
+    }
+
+    pub fn notify(&self, channel: &str, result: &str, reason: &str) {
+        self.increment(
+            "payment_center_notifies_total",
+            &[("channel", channel), ("result", result), ("reason", reason)],
+        );
+    }
+
+    /// Renders every metric, with `queue_depth` (read from the database at scrape time).
+    pub fn render(&self, queue_depth: Option<i64>) -> String {
+        let mut out = String::new();
+        render_process(&mut out, self.started_at);
+        let registry = self.registry.lock().expect("metrics lock");
+        for (name, kind, help) in HELP {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for ((metric, labels), value) in &registry.counters {
+                if *metric == name && labels.is_empty() {
+                    let _ = writeln!(out, "{name} {value}");
+                } else if *metric == name {
+                    let _ = writeln!(out, "{name}{{{labels}}} {value}");
+                }
+            }
+            for ((metric, labels), h) in &registry.histograms {
+                if *metric != name {
+                    continue;
+                }
+                let sep = if labels.is_empty() { "" } else { "," };
+                for (count, bound) in h.buckets.iter().zip(LATENCY_BUCKETS) {
+                    let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {count}");
+                }
+                let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
+                let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+            }
+            if name == "payment_center_webhook_queue_depth" {
+                if let Some(depth) = queue_depth {
+                    let _ = writeln!(out, "{name} {depth}");
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Registers every known series at 0.
+fn zeroed(registry: &mut Registry) {
     let mut zero = |name: &'static str, pairs: &[(&str, &str)]| {
         registry.counters.entry((name, labels(pairs))).or_insert(0);
     };
@@ -221,114 +327,20 @@ pub fn init() {
     }
 }
 
-pub fn course_auth(outcome: &str) {
-    increment(
-        "payment_center_course_logins_total",
-        &[("outcome", outcome)],
-    );
-}
-
-pub fn transition(to: &str) {
-    increment("payment_center_order_transitions_total", &[("to", to)]);
-}
-
-pub fn notify(channel: &str, result: &str, reason: &str) {
-    increment(
-        "payment_center_notifies_total",
-        &[("channel", channel), ("result", result), ("reason", reason)],
-    );
-}
-
-/// When this process started (unix seconds), taken by `init`.
-static STARTED_AT: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-
-/// The process's resident memory (bytes) and open file descriptors, from /proc (Linux).
-fn process_figures() -> (Option<u64>, Option<usize>) {
-    let rss = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
-        // The page size is 4 KiB on the architectures this runs on.
-        .map(|pages| pages * 4096);
-    let fds = std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count());
-    (rss, fds)
-}
-
-/// The standard process metrics and the build, rendered before ours.
-fn render_process(out: &mut String) {
-    let (rss, fds) = process_figures();
-    if let Some(rss) = rss {
-        let _ = writeln!(
-            out,
-            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}"
-        );
-    }
-    if let Some(fds) = fds {
-        let _ = writeln!(
-            out,
-            "# HELP process_open_fds Number of open file descriptors.\n# TYPE process_open_fds gauge\nprocess_open_fds {fds}"
-        );
-    }
-    if let Some(started) = STARTED_AT.get() {
-        let _ = writeln!(
-            out,
-            "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {started}"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP payment_center_build_info The running build.\n# TYPE payment_center_build_info gauge\npayment_center_build_info{{version=\"{}\"}} 1",
-        env!("CARGO_PKG_VERSION")
-    );
-}
-
-/// Renders every metric, with `queue_depth` (read from the database at scrape time).
-pub fn render(queue_depth: Option<i64>) -> String {
-    let mut out = String::new();
-    render_process(&mut out);
-    let registry = REGISTRY.lock().expect("metrics lock");
-    for (name, kind, help) in HELP {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for ((metric, labels), value) in &registry.counters {
-            if *metric == name && labels.is_empty() {
-                let _ = writeln!(out, "{name} {value}");
-            } else if *metric == name {
-                let _ = writeln!(out, "{name}{{{labels}}} {value}");
-            }
-        }
-        for ((metric, labels), h) in &registry.histograms {
-            if *metric != name {
-                continue;
-            }
-            let sep = if labels.is_empty() { "" } else { "," };
-            for (count, bound) in h.buckets.iter().zip(LATENCY_BUCKETS) {
-                let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {count}");
-            }
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
-        }
-        if name == "payment_center_webhook_queue_depth" {
-            if let Some(depth) = queue_depth {
-                let _ = writeln!(out, "{name} {depth}");
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn renders_counters_and_histograms_in_text_format() {
-        increment("payment_center_webhook_deliveries_total", &[]);
-        observe(
+        let metrics = Metrics::default();
+        metrics.increment("payment_center_webhook_deliveries_total", &[]);
+        metrics.observe(
             "payment_center_channel_call_duration_seconds",
             &[("call", "test_only")],
             Duration::from_millis(30),
         );
-        let text = render(Some(3));
+        let text = metrics.render(Some(3));
         assert!(text.contains("# TYPE payment_center_webhook_deliveries_total counter"));
         assert!(text.contains("\npayment_center_webhook_deliveries_total "));
         assert!(text.contains("payment_center_channel_call_duration_seconds_bucket{call=\"test_only\",le=\"0.025\"} 0"));
@@ -345,8 +357,7 @@ mod tests {
         assert_eq!(method_label("GET"), "GET");
         assert_eq!(method_label("FOO"), "other");
         assert_eq!(method_label("get"), "other");
-        init();
-        let text = render(None);
+        let text = Metrics::default().render(None);
         assert!(text
             .contains("payment_center_notifies_total{channel=\"alipay\",result=\"rejected\",reason=\"signature\"} "));
         assert!(text.contains("\npayment_center_cache_bypassed_total "));

@@ -82,7 +82,7 @@ fn ensure_demo_merchant(pool: &DbPool) -> Result<Option<IssuedCredentials>, Star
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-        crate::metrics::init();
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         // The port first: a start that cannot listen must not create (and lose the only
         // printing of) the demo merchant's credentials.
         let listener =
@@ -109,7 +109,7 @@ impl Application {
             None
         };
         let cache = Arc::new(match &settings.redis_url {
-            Some(url) => Cache::redis(url, &settings.redis_key_prefix)
+            Some(url) => Cache::redis(url, &settings.redis_key_prefix, metrics.clone())
                 .map_err(|e| StartupError::Cache(e.to_string()))?,
             None => Cache::memory(),
         });
@@ -139,7 +139,7 @@ impl Application {
         let wechat_config = wechat_config(&settings, local_addr);
         log::info!("WeChat Pay: {wechat_config:?}");
         let wechat: Arc<dyn Channel> = Arc::new(WechatChannel::new(
-            WechatClient::new(wechat_config, http.clone()),
+            WechatClient::new(wechat_config, http.clone(), metrics.clone()),
             format!("{public_base_url}/notify/wechat"),
             "127.0.0.1".into(),
         ));
@@ -152,7 +152,7 @@ impl Application {
             let config = alipay_config(&settings, local_addr);
             log::info!("Alipay: {config:?}");
             channels = channels.with(Arc::new(AlipayChannel::new(
-                AlipayClient::new(config, http.clone()),
+                AlipayClient::new(config, http.clone(), metrics.clone()),
                 format!("{public_base_url}/notify/alipay"),
             )));
         }
@@ -182,6 +182,7 @@ impl Application {
                 webhook_wakeup: webhook_wakeup.clone(),
                 cache: cache.clone(),
                 snapshots: snapshots.clone(),
+                metrics: metrics.clone(),
             },
         ));
         let target_policy = TargetPolicy::new(&settings.webhook_allowed_networks);
@@ -190,6 +191,7 @@ impl Application {
             target_policy,
             RetrySchedule(settings.webhook_retry_schedule.clone()),
             webhook_wakeup.clone(),
+            metrics.clone(),
         ));
         let workers = Workers::default();
         let state = web::Data::new(AppState {
@@ -197,6 +199,7 @@ impl Application {
             pool,
             cache,
             snapshots,
+            metrics: metrics.clone(),
             public_base_url: public_base_url.clone(),
             channels,
             sandboxes: [

@@ -97,5 +97,5 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     .ok();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::render(depth))
+        .body(state.metrics.render(depth))
 }

@@ -15,7 +15,6 @@ use crate::core::CoreError;
 use crate::db::{self, orders::Order};
 use crate::domain::{time, Description, OrderOrigin, OrderStatus, PayMethod};
 use crate::error::ApiError;
-use crate::metrics;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -88,11 +87,11 @@ async fn merchant(state: &AppState, req: &HttpRequest) -> Result<MerchantProfile
     .await;
     match outcome {
         Ok(m) => {
-            metrics::course_auth("ok");
+            state.metrics.course_auth("ok");
             Ok(m)
         }
         Err(LegacyAuthError::Refused(refusal)) => {
-            metrics::course_auth(refusal.label());
+            state.metrics.course_auth(refusal.label());
             log::warn!(
                 "course login refused on {} ({}; imoocUserId {:?})",
                 req.path(),

@@ -23,7 +23,6 @@ pub use cors::{cors, StorefrontOrigins};
 pub use openapi::{served as served_openapi, OPENAPI_JSON};
 
 use crate::error::ApiError;
-use crate::metrics;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -106,11 +105,16 @@ pub async fn observe(
     let response = next.call(req).await?;
     let route = response.request().match_pattern();
     let route = route.as_deref().unwrap_or("unmatched");
-    metrics::http_request(
-        route,
-        response.request().method().as_str(),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    if let Some(state) = response
+        .request()
+        .app_data::<web::Data<crate::core::AppState>>()
+    {
+        state.metrics.http_request(
+            route,
+            response.request().method().as_str(),
+            response.status().as_u16(),
+            started.elapsed(),
+        );
+    }
     Ok(response)
 }

@@ -5,7 +5,7 @@
 
 use crate::cache::Cache;
 use crate::core::{credentials, AppSnapshots};
-use crate::metrics;
+use crate::metrics::Metrics;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -42,6 +42,7 @@ pub struct EffectTargets {
     pub webhook_wakeup: Arc<Notify>,
     pub cache: Arc<Cache>,
     pub snapshots: Arc<AppSnapshots>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub async fn apply(targets: &EffectTargets, effects: Effects) {
@@ -49,7 +50,7 @@ pub async fn apply(targets: &EffectTargets, effects: Effects) {
         targets.snapshots.forget_order(order_id);
     }
     for to in &effects.transitions {
-        metrics::transition(to);
+        targets.metrics.transition(to);
     }
     if effects.wake_outbox {
         targets.webhook_wakeup.notify_one();

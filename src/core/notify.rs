@@ -10,7 +10,6 @@ use crate::core::timeline;
 use crate::core::AppState;
 use crate::db::{self, channel_trades, rejected_notifies, DbError};
 use crate::domain::{random_string, time};
-use crate::metrics;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -27,7 +26,9 @@ pub async fn receive(
             format!("{} is not configured here", channel_id.display_name()),
         );
         log::warn!("{} notify refused: {}", channel_id.as_str(), refusal.reason);
-        metrics::notify(channel_id.as_str(), "rejected", refusal.kind.label());
+        state
+            .metrics
+            .notify(channel_id.as_str(), "rejected", refusal.kind.label());
         return NotifyAnswer {
             content_type: "text/plain; charset=utf-8",
             body: "fail".into(),
@@ -44,7 +45,9 @@ pub async fn receive(
         Ok(Notified::Payment(payment)) => payment,
         Ok(Notified::Nothing(what)) => {
             log::info!("{} notify acknowledged: {what}", channel_id.as_str());
-            metrics::notify(channel_id.as_str(), "accepted", "nothing");
+            state
+                .metrics
+                .notify(channel_id.as_str(), "accepted", "nothing");
             return channel.notify_answer(Ok(()));
         }
         Err(refusal) => return reject(state, channel_id, body, refusal).await,
@@ -70,7 +73,7 @@ pub async fn receive(
                 "repeat"
             };
             effects::apply(&state.effect_targets(), changed).await;
-            metrics::notify(channel_id.as_str(), "accepted", kind);
+            state.metrics.notify(channel_id.as_str(), "accepted", kind);
             channel.notify_answer(Ok(()))
         }
         Err(StateError::Rejected(reason)) => {
@@ -88,7 +91,7 @@ pub async fn receive(
             reject(state, channel_id, body, refusal).await
         }
         Err(StateError::Db(e)) => {
-            metrics::notify(channel_id.as_str(), "failed", "store");
+            state.metrics.notify(channel_id.as_str(), "failed", "store");
             log::error!(
                 "{} notify {} for {} could not be recorded, the channel will retry: {e}",
                 channel_id.as_str(),
@@ -184,7 +187,9 @@ async fn reject(
             body: "fail".into(),
         },
     };
-    metrics::notify(channel_id.as_str(), "rejected", refusal.kind.label());
+    state
+        .metrics
+        .notify(channel_id.as_str(), "rejected", refusal.kind.label());
     let reason = sample_field(&refusal.reason, SAMPLE_FIELD_BYTES);
     let signed = refusal.kind.authenticated();
     let (body_bytes, field_bytes) = if !signed {

@@ -17,6 +17,8 @@ pub struct AppState {
     pub cache: Arc<Cache>,
     /// Order views and merchants kept a moment: this application's own.
     pub snapshots: Arc<AppSnapshots>,
+    /// This application's metrics (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// No trailing slash; checkout and notify URLs are built from it.
     pub public_base_url: String,
     /// The configured channels (sandbox or live).
@@ -52,6 +54,7 @@ impl AppState {
             webhook_wakeup: self.webhook_wakeup.clone(),
             cache: self.cache.clone(),
             snapshots: self.snapshots.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }

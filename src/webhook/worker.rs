@@ -14,7 +14,7 @@ use crate::db::webhook_events::{
 use crate::db::{self, DbError, DbPool};
 use crate::domain::MerchantProfile;
 use crate::domain::{random_string, time};
-use crate::metrics;
+use crate::metrics::Metrics;
 use chrono::NaiveDateTime;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +72,7 @@ pub struct WebhookWorker {
     policy: TargetPolicy,
     schedule: RetrySchedule,
     wakeup: Arc<Notify>,
+    metrics: Arc<Metrics>,
     /// Identifies this worker's leases.
     owner: String,
     /// Each merchant's sends under way and events waiting for one of its slots.
@@ -149,9 +150,11 @@ impl WebhookWorker {
         policy: TargetPolicy,
         schedule: RetrySchedule,
         wakeup: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         WebhookWorker {
             pool,
+            metrics,
             http: target::delivery_client(&policy),
             policy,
             schedule,
@@ -330,7 +333,8 @@ impl WebhookWorker {
                         "webhook host {host} failed {} times in a row: left alone for {BREAKER_OPEN:?}",
                         breaker.failures_in_a_row
                     );
-                    metrics::increment("payment_center_webhook_breaker_opened_total", &[]);
+                    self.metrics
+                        .increment("payment_center_webhook_breaker_opened_total", &[]);
                     breaker.failures_in_a_row = 0;
                     breaker.open_until = Some(Instant::now() + BREAKER_OPEN);
                 }
@@ -468,12 +472,14 @@ impl WebhookWorker {
         let result = match status {
             DELIVERED => {
                 log::info!("webhook {} delivered (attempt {attempts})", event.id);
-                metrics::increment("payment_center_webhook_deliveries_total", &[]);
+                self.metrics
+                    .increment("payment_center_webhook_deliveries_total", &[]);
                 "delivered"
             }
             FAILED => {
                 log::warn!("webhook {} failed for good: {:?}", event.id, error);
-                metrics::increment("payment_center_webhook_failures_total", &[]);
+                self.metrics
+                    .increment("payment_center_webhook_failures_total", &[]);
                 "failed"
             }
             _ => {
@@ -485,7 +491,7 @@ impl WebhookWorker {
                 "failed"
             }
         };
-        metrics::increment(
+        self.metrics.increment(
             "payment_center_webhook_attempts_total",
             &[("result", result)],
         );

@@ -68,12 +68,21 @@ pub struct QueriedTrade {
 
 pub struct AlipayClient {
     http: reqwest::Client,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
     config: AlipayConfig,
 }
 
 impl AlipayClient {
-    pub fn new(config: AlipayConfig, http: reqwest::Client) -> AlipayClient {
-        AlipayClient { http, config }
+    pub fn new(
+        config: AlipayConfig,
+        http: reqwest::Client,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> AlipayClient {
+        AlipayClient {
+            http,
+            config,
+            metrics,
+        }
     }
 
     pub fn config(&self) -> &AlipayConfig {
@@ -206,7 +215,7 @@ impl AlipayClient {
         let params = self.signed_params(method, biz_content, extra, crate::domain::time::now());
         let started = std::time::Instant::now();
         let body = self.post(method, &params).await;
-        crate::metrics::observe(
+        self.metrics.observe(
             "payment_center_channel_call_duration_seconds",
             &[("call", method.trim_start_matches("alipay.trade."))],
             started.elapsed(),

@@ -94,12 +94,21 @@ pub struct TradeQuery {
 
 pub struct WechatClient {
     http: reqwest::Client,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
     config: WechatConfig,
 }
 
 impl WechatClient {
-    pub fn new(config: WechatConfig, http: reqwest::Client) -> WechatClient {
-        WechatClient { http, config }
+    pub fn new(
+        config: WechatConfig,
+        http: reqwest::Client,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> WechatClient {
+        WechatClient {
+            http,
+            config,
+            metrics,
+        }
     }
 
     /// The client every outbound call uses: rustls, short connect timeout, bounded total time,
@@ -213,7 +222,7 @@ impl WechatClient {
         let url = format!("{}{}", config.api_base, path);
         let started = std::time::Instant::now();
         let reply = self.post(path, &url, &fields).await;
-        crate::metrics::observe(
+        self.metrics.observe(
             "payment_center_channel_call_duration_seconds",
             &[("call", path.trim_start_matches("/pay/"))],
             started.elapsed(),
