@@ -104,7 +104,7 @@ ratio_to_pgbench() {
 
 run_backend() {
     local backend=$1
-    [ "$backend" = postgres ] && pgbench_ceiling
+    [ "$backend" = postgres ] && [ "${BENCH_PGBENCH:-1}" = 1 ] && pgbench_ceiling
     local db_env=() extra_env=()
     if [ "$backend" = postgres ]; then
         psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS pc_bench WITH (FORCE)" -c "CREATE DATABASE pc_bench"
