@@ -143,17 +143,5 @@ pub async fn checkout_qr_svg(
 ) -> Result<HttpResponse, ApiError> {
     let order = crate::core::checkout::find_order(&state, &token).await?;
     let code = attempts::qr_code(&state, &order, ChannelId::Alipay, Switch::KeepOther).await?;
-    let svg = crate::core::checkout::qr_svg(&code.code)?;
-    let max_age = (code.expires_at - crate::domain::time::now())
-        .num_seconds()
-        .clamp(0, 7200)
-        - 60;
-    Ok(HttpResponse::Ok()
-        .content_type("image/svg+xml")
-        .insert_header((
-            "Cache-Control",
-            format!("private, max-age={}", max_age.max(0)),
-        ))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .body(svg))
+    super::checkout::svg_response(&code)
 }

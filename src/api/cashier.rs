@@ -11,6 +11,7 @@ use crate::core::CoreError;
 use crate::db;
 use crate::domain::{time, OrderStatus};
 use crate::error::ApiError;
+use crate::http::escape_html as escape;
 use actix_web::{web, HttpResponse};
 use sha2::Digest;
 
@@ -21,21 +22,6 @@ const STYLESHEET: &str = include_str!("../../assets/cashier.css");
 /// the checkout token).
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn html(status: u16, body: String) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())

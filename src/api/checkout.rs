@@ -32,6 +32,11 @@ pub async fn qr_svg(
             snapshot.order.status
         ))
     })?;
+    svg_response(&code)
+}
+
+/// A QR code as SVG, cacheable while its code lives (a new code is a new URL).
+pub(super) fn svg_response(code: &crate::core::attempts::QrCode) -> Result<HttpResponse, ApiError> {
     let svg = checkout::qr_svg(&code.code)?;
     let max_age = (code.expires_at - time::now()).num_seconds().clamp(0, 7200) - 60;
     Ok(HttpResponse::Ok()

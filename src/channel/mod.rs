@@ -9,6 +9,7 @@
 
 pub mod alipay;
 pub mod registry;
+pub mod sandbox_notify;
 pub mod wechat;
 
 pub use crate::domain::ChannelId;

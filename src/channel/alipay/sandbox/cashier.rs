@@ -6,20 +6,8 @@ use super::trades::{AlipaySandbox, Status};
 use super::MOUNT;
 use crate::channel::alipay::amount::to_yuan;
 use crate::error::ApiError;
+use crate::http::escape_html as escape;
 use actix_web::{web, HttpResponse};
-
-fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
 
 fn html(body: String) -> HttpResponse {
     HttpResponse::Ok()

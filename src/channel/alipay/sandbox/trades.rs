@@ -43,13 +43,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct NotifyAttempt {
-    pub at: String,
-    pub http_status: Option<u16>,
-    pub error: Option<String>,
-    pub acknowledged: bool,
-}
+pub use crate::channel::sandbox_notify::NotifyAttempt;
 
 #[derive(Debug, Clone)]
 pub struct Trade {

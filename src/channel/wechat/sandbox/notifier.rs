@@ -1,31 +1,14 @@
 //! Delivers the paid notify to the trade's `notify_url` like WeChat: at once, then after each
 //! pause of the schedule, until an answer says `<return_code>SUCCESS</return_code>`.
 
-use super::book::NotifyAttempt;
 use super::trades::Sandbox;
+use crate::channel::sandbox_notify;
 use crate::channel::wechat::xml;
-use crate::domain::time;
 use actix_web::web;
-use std::time::Duration;
 
 /// A notify URL is whatever the unifiedorder named: the sandbox reads at most this much of
 /// its answer (WeChat's acknowledgement is a hundred bytes), and waits at most this long.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The start of the answer's body, at most `max` bytes; reading stops there (the rest is
-/// never downloaded) or at the first error.
-async fn read_at_most(mut response: reqwest::Response, max: usize) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = max - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= max {
-            break;
-        }
-    }
-    body
-}
 
 /// One attempt; answers whether it was acknowledged.
 pub async fn deliver_once(sandbox: &Sandbox, out_trade_no: &str) -> bool {
@@ -33,37 +16,20 @@ pub async fn deliver_once(sandbox: &Sandbox, out_trade_no: &str) -> bool {
         return false;
     };
     let body = xml::encode_map(&sandbox.notify_fields(&trade));
-    let result = sandbox
-        .http
-        .post(&trade.notify_url)
-        .header("Content-Type", "text/xml; charset=utf-8")
-        .body(body)
-        .timeout(ANSWER_TIMEOUT)
-        .send()
-        .await;
-    let attempt = match result {
-        Err(e) => NotifyAttempt {
-            at: time::rfc3339(time::now()),
-            http_status: None,
-            error: Some(e.to_string()),
-            acknowledged: false,
+    let attempt = sandbox_notify::post(
+        &sandbox.http,
+        &trade.notify_url,
+        "text/xml; charset=utf-8",
+        body,
+        MAX_ANSWER_BYTES,
+        |answer| {
+            xml::decode(answer)
+                .ok()
+                .and_then(|f| f.get("return_code").cloned())
+                .is_some_and(|code| code == "SUCCESS")
         },
-        Ok(response) => {
-            let status = response.status();
-            let reply = read_at_most(response, MAX_ANSWER_BYTES).await;
-            let acknowledged = status.is_success()
-                && xml::decode(&reply)
-                    .ok()
-                    .and_then(|f| f.get("return_code").cloned())
-                    .is_some_and(|code| code == "SUCCESS");
-            NotifyAttempt {
-                at: time::rfc3339(time::now()),
-                http_status: Some(status.as_u16()),
-                error: None,
-                acknowledged,
-            }
-        }
-    };
+    )
+    .await;
     let acknowledged = attempt.acknowledged;
     if !acknowledged {
         log::info!(
