@@ -7,7 +7,7 @@
 
 use crate::channel::{Channel, ChannelId, Channels, ReportedPayment, TradeState};
 use crate::core::effects::{self, EffectTargets};
-use crate::core::lifecycle::{close_then_query, record_query, CloseVerdict};
+use crate::core::lifecycle::{self, close_then_query, record_query, CloseVerdict};
 use crate::core::order_state::{self, StateError};
 use crate::db::channel_trades::{self, ChannelTrade, CLOSING};
 use crate::db::{self, orders, rejected_notifies, DbError, DbPool};
@@ -147,13 +147,7 @@ impl ReconcileWorker {
     }
 
     async fn record(&self, payment: ReportedPayment) -> Result<(), StateError> {
-        let (outcome, changed) = db::run(&self.pool, move |conn| {
-            order_state::record_payment(conn, &payment)
-        })
-        .await?;
-        log::info!("reconcile found a payment: {outcome:?}");
-        effects::apply(&self.targets, changed).await;
-        Ok(())
+        lifecycle::record_payment(&self.pool, &self.targets, payment).await
     }
 
     async fn close_order(

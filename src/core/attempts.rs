@@ -172,7 +172,6 @@ async fn obtain_uncached(
     let channel = adapter.id();
     let rules = ClaimRules {
         channel,
-        close_allowed_after: crate::channel::close_allowed_after(channel),
         min_time_to_open: adapter.min_time_to_open(),
     };
     loop {
@@ -225,8 +224,21 @@ async fn obtain_uncached(
 #[derive(Clone, Copy)]
 struct ClaimRules {
     channel: ChannelId,
-    close_allowed_after: Duration,
     min_time_to_open: Duration,
+}
+
+/// Gives an open trade up on our side (CLOSING): the reconcile worker closes it at its channel
+/// as soon as the channel allows (WeChat: five minutes after opening). Every door that drops a
+/// trade (another product, a payment through another channel, a close) goes through here.
+pub fn give_up(
+    conn: &mut AnyConnection,
+    trade: &ChannelTrade,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<usize> {
+    let wait = ChannelId::parse(&trade.channel)
+        .map_or(Duration::zero(), crate::channel::close_allowed_after);
+    let close_at = (trade.created_at + wait).max(now);
+    channel_trades::mark_closing(conn, &trade.channel, &trade.out_trade_no, close_at)
 }
 
 fn claim_or_read(
@@ -288,8 +300,7 @@ fn claim_or_read(
             // Another product (or an expired credential, or a dead claim of another product):
             // give it up here, close it at the channel as soon as the channel allows.
             _ => {
-                let close_at = (open.created_at + rules.close_allowed_after).max(now);
-                channel_trades::mark_closing(conn, channel, &open.out_trade_no, close_at)?;
+                give_up(conn, &open, now)?;
                 superseded = Some(open);
             }
         }

@@ -3,7 +3,7 @@
 //! `order_state`, like a notify's.
 
 use crate::channel::{Channel, ChannelError, ChannelId, Closing, ReportedPayment, TradeState};
-use crate::core::effects;
+use crate::core::effects::{self, EffectTargets};
 use crate::core::merchants::MerchantProfile;
 use crate::core::order_state::{self, StateError};
 use crate::core::orders;
@@ -115,15 +115,19 @@ fn not_closable(order: &Order) -> CoreError {
     ))
 }
 
-/// Records a payment a channel reported and applies what it changed.
-pub async fn record_payment(state: &AppState, payment: ReportedPayment) -> Result<(), CoreError> {
-    let (outcome, changed) = db::run(&state.pool, move |conn| {
+/// Records a payment a query found (a close's, or the reconcile worker's) and applies what
+/// it changed.
+pub async fn record_payment(
+    pool: &DbPool,
+    targets: &EffectTargets,
+    payment: ReportedPayment,
+) -> Result<(), StateError> {
+    let (outcome, changed) = db::run(pool, move |conn| {
         order_state::record_payment(conn, &payment)
     })
-    .await
-    .map_err(state_error)?;
-    log::info!("a payment was found: {outcome:?}");
-    effects::apply(&state.effect_targets(), changed).await;
+    .await?;
+    log::info!("a query found a payment: {outcome:?}");
+    effects::apply(targets, changed).await;
     Ok(())
 }
 
@@ -161,7 +165,11 @@ pub async fn close(
         .await
         {
             CloseVerdict::Closed => confirmed.push((channel.id(), trade.out_trade_no)),
-            CloseVerdict::Paid(payment) => record_payment(state, payment).await?,
+            CloseVerdict::Paid(payment) => {
+                record_payment(&state.pool, &state.effect_targets(), payment)
+                    .await
+                    .map_err(state_error)?
+            }
             CloseVerdict::Retry(reason) => {
                 log::info!(
                     "closing {} trade {} postponed: {reason}",

@@ -3,7 +3,8 @@
 //! with the outbox row that tells the merchant. Races are settled by the database: the
 //! payment's primary key and conditional updates on the current status.
 
-use crate::channel::{close_allowed_after, ChannelId, ReportedPayment};
+use crate::channel::{ChannelId, ReportedPayment};
+use crate::core::attempts::give_up;
 use crate::core::credentials;
 use crate::core::effects::Effects;
 use crate::core::timeline;
@@ -14,7 +15,7 @@ use crate::db::{self, AnyConnection, DbError};
 use crate::db::{webhook_endpoints, webhook_events};
 use crate::domain::{time, OrderStatus};
 use crate::webhook::{new_event, EventType, Target};
-use chrono::{Duration, NaiveDateTime};
+use chrono::NaiveDateTime;
 use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,19 +242,6 @@ fn record_payment_once(
         _ => "DUPLICATE_PAYMENT",
     });
     Ok((outcome, effects))
-}
-
-/// Gives an open trade up on our side: the reconcile worker closes it at its channel as soon
-/// as the channel allows (WeChat: five minutes after opening).
-fn give_up(
-    conn: &mut AnyConnection,
-    trade: &ChannelTrade,
-    now: NaiveDateTime,
-) -> Result<(), StateError> {
-    let wait = ChannelId::parse(&trade.channel).map_or(Duration::zero(), close_allowed_after);
-    let close_at = (trade.created_at + wait).max(now);
-    channel_trades::mark_closing(conn, &trade.channel, &trade.out_trade_no, close_at)?;
-    Ok(())
 }
 
 /// The outbox rows for `event`, in the caller's transaction: the paid notification to the

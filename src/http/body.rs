@@ -25,6 +25,18 @@ pub async fn read_json(req: &HttpRequest, payload: web::Payload) -> Result<Value
         .map_err(|e| ApiError::InvalidRequest(format!("the request body is not valid JSON: {e}")))
 }
 
+/// An optional text field of a JSON body: absent or `null` is `None`; anything but a
+/// non-empty string is a 400 naming it.
+pub fn optional_text(body: &Value, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::InvalidRequest(format!(
+            "{field} must be a non-empty string"
+        ))),
+    }
+}
+
 /// How long a request body may take to arrive (`REQUEST_TIMEOUT`), as app data.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyTimeout(pub Duration);

@@ -5,7 +5,7 @@ use super::{cashier, notifier};
 use crate::channel::alipay::amount::parse_yuan;
 use crate::channel::alipay::{form, sign};
 use crate::error::ApiError;
-use crate::http::body::{read_capped, read_json};
+use crate::http::body::{optional_text, read_capped, read_json};
 use crate::http::{resource, routes};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
@@ -320,15 +320,7 @@ async fn simulate_pay(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json(&req, payload).await?;
-    let text = |field: &str| -> Result<Option<String>, ApiError> {
-        match body.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::InvalidRequest(format!(
-                "{field} must be a non-empty string"
-            ))),
-        }
-    };
+    let text = |field: &str| optional_text(&body, field);
     let notify = match body.get("notify") {
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => *b,

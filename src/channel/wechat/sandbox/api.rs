@@ -3,10 +3,10 @@ use super::trades::{Outcome, PayRefusal, Sandbox};
 use crate::channel::wechat::sign::SignType;
 use crate::channel::wechat::xml::{self, Fields};
 use crate::error::ApiError;
-use crate::http::body::{read_capped, read_json};
+use crate::http::body::{optional_text, read_capped, read_json};
 use crate::http::{resource, routes};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
+use serde_json::json;
 
 // The sandbox's routes, mounted under `super::MOUNT`.
 routes! {
@@ -120,15 +120,7 @@ async fn simulate_pay(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json(&req, payload).await?;
-    let text = |field: &str| -> Result<Option<String>, ApiError> {
-        match body.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::InvalidRequest(format!(
-                "{field} must be a non-empty string"
-            ))),
-        }
-    };
+    let text = |field: &str| optional_text(&body, field);
     let out_trade_no = match (text("code_url")?, text("out_trade_no")?) {
         (Some(code_url), _) => sandbox
             .trade_by_code_url(&code_url)
