@@ -4,7 +4,8 @@
 //! builds: channel clients, the cache, the workers), so two instances in one process count
 //! apart.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -24,6 +25,49 @@ struct Registry {
     /// (metric name, rendered labels) → value
     counters: BTreeMap<(&'static str, String), u64>,
     histograms: BTreeMap<(&'static str, String), Histogram>,
+    /// Every request passes here: keyed by what it already holds (no label is formatted
+    /// until a scrape), (route pattern, method, status) → count.
+    http_requests: HashMap<(Cow<'static, str>, &'static str, u16), u64>,
+    /// route pattern → time to answer.
+    http_durations: HashMap<Cow<'static, str>, Histogram>,
+}
+
+const HTTP_REQUESTS: &str = "payment_center_http_requests_total";
+const HTTP_DURATIONS: &str = "payment_center_http_request_duration_seconds";
+
+impl Histogram {
+    fn new() -> Histogram {
+        Histogram {
+            buckets: [0; LATENCY_BUCKETS.len()],
+            count: 0,
+            sum: 0.0,
+        }
+    }
+
+    fn observe(&mut self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        for (bucket, bound) in self.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (count, bound) in self.buckets.iter().zip(LATENCY_BUCKETS) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
 }
 
 /// The application's metrics.
@@ -35,7 +79,7 @@ pub struct Metrics {
 
 const HELP: [(&str, &str, &str); 12] = [
     (
-        "payment_center_http_request_duration_seconds",
+        HTTP_DURATIONS,
         "histogram",
         "Time to answer a request, by route pattern",
     ),
@@ -45,7 +89,7 @@ const HELP: [(&str, &str, &str); 12] = [
         "Course (foodie-dev) requests by login outcome",
     ),
     (
-        "payment_center_http_requests_total",
+        HTTP_REQUESTS,
         "counter",
         "HTTP requests by route pattern, method and status",
     ),
@@ -113,19 +157,10 @@ fn labels(pairs: &[(&str, &str)]) -> String {
 
 impl Registry {
     fn observe(&mut self, name: &'static str, labels: String, took: Duration) {
-        let seconds = took.as_secs_f64();
-        let histogram = self.histograms.entry((name, labels)).or_insert(Histogram {
-            buckets: [0; LATENCY_BUCKETS.len()],
-            count: 0,
-            sum: 0.0,
-        });
-        for (bucket, bound) in histogram.buckets.iter_mut().zip(LATENCY_BUCKETS) {
-            if seconds <= bound {
-                *bucket += 1;
-            }
-        }
-        histogram.count += 1;
-        histogram.sum += seconds;
+        self.histograms
+            .entry((name, labels))
+            .or_insert_with(Histogram::new)
+            .observe(took);
     }
 }
 
@@ -219,20 +254,26 @@ impl Metrics {
     }
 
     /// One answered request: counted by route, method and status, and timed by route, under
-    /// one lock (it is on every request's path).
-    pub fn http_request(&self, route: &str, method: &str, status: u16, took: Duration) {
-        let counted = labels(&[
-            ("route", route),
-            ("method", method_label(method)),
-            ("status", &status.to_string()),
-        ]);
-        let timed = labels(&[("route", route)]);
+    /// one short lock (it is on every request's path: a route known at build time is not even
+    /// copied).
+    pub fn http_request(
+        &self,
+        route: Cow<'static, str>,
+        method: &str,
+        status: u16,
+        took: Duration,
+    ) {
+        let method = method_label(method);
         let mut registry = self.registry.lock().expect("metrics lock");
         *registry
-            .counters
-            .entry(("payment_center_http_requests_total", counted))
+            .http_requests
+            .entry((route.clone(), method, status))
             .or_insert(0) += 1;
-        registry.observe("payment_center_http_request_duration_seconds", timed, took);
+        registry
+            .http_durations
+            .entry(route)
+            .or_insert_with(Histogram::new)
+            .observe(took);
     }
 
     pub fn course_auth(&self, outcome: &str) {
@@ -268,16 +309,24 @@ impl Metrics {
                 }
             }
             for ((metric, labels), h) in &registry.histograms {
-                if *metric != name {
-                    continue;
+                if *metric == name {
+                    h.render(&mut out, name, labels);
                 }
-                let sep = if labels.is_empty() { "" } else { "," };
-                for (count, bound) in h.buckets.iter().zip(LATENCY_BUCKETS) {
-                    let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {count}");
+            }
+            if name == HTTP_REQUESTS {
+                let sorted: BTreeMap<_, _> = registry.http_requests.iter().collect();
+                for ((route, method, status), value) in sorted {
+                    let status = status.to_string();
+                    let labels =
+                        labels(&[("route", route), ("method", method), ("status", &status)]);
+                    let _ = writeln!(out, "{name}{{{labels}}} {value}");
                 }
-                let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", h.count);
-                let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
-                let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+            }
+            if name == HTTP_DURATIONS {
+                let sorted: BTreeMap<_, _> = registry.http_durations.iter().collect();
+                for (route, h) in sorted {
+                    h.render(&mut out, name, &labels(&[("route", route)]));
+                }
             }
             if name == "payment_center_webhook_queue_depth" {
                 if let Some(depth) = queue_depth {
@@ -368,6 +417,31 @@ mod tests {
             "payment_center_build_info{{version=\"{}\"}} 1",
             env!("CARGO_PKG_VERSION")
         )));
+    }
+
+    #[test]
+    fn requests_are_counted_by_route_method_and_status() {
+        let metrics = Metrics::default();
+        for status in [200, 200, 404] {
+            metrics.http_request("/v1/orders".into(), "GET", status, Duration::from_millis(3));
+        }
+        metrics.http_request("/v1/orders".into(), "BREW", 405, Duration::from_millis(1));
+        let text = metrics.render(None);
+        assert!(text.contains(
+            "payment_center_http_requests_total{route=\"/v1/orders\",method=\"GET\",status=\"200\"} 2\n"
+        ));
+        assert!(text.contains(
+            "payment_center_http_requests_total{route=\"/v1/orders\",method=\"GET\",status=\"404\"} 1\n"
+        ));
+        assert!(text.contains(
+            "payment_center_http_requests_total{route=\"/v1/orders\",method=\"other\",status=\"405\"} 1\n"
+        ));
+        assert!(text.contains(
+            "payment_center_http_request_duration_seconds_bucket{route=\"/v1/orders\",le=\"0.005\"} 4\n"
+        ));
+        assert!(text.contains(
+            "payment_center_http_request_duration_seconds_count{route=\"/v1/orders\"} 4\n"
+        ));
     }
 
     #[test]

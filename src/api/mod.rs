@@ -103,15 +103,20 @@ pub async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = std::time::Instant::now();
     let response = next.call(req).await?;
-    let route = response.request().match_pattern();
-    let route = route.as_deref().unwrap_or("unmatched");
-    if let Some(state) = response
-        .request()
-        .app_data::<web::Data<crate::core::AppState>>()
-    {
+    let request = response.request();
+    if let Some(state) = request.app_data::<web::Data<crate::core::AppState>>() {
+        // A route's own pattern rides on its resource; only what no route took (a 404, the
+        // default service) has it looked up again.
+        let route: std::borrow::Cow<'static, str> =
+            match request.app_data::<crate::http::RoutePattern>() {
+                Some(pattern) => pattern.0.into(),
+                None => request
+                    .match_pattern()
+                    .map_or("unmatched".into(), std::borrow::Cow::Owned),
+            };
         state.metrics.http_request(
             route,
-            response.request().method().as_str(),
+            request.method().as_str(),
             response.status().as_u16(),
             started.elapsed(),
         );

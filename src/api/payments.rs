@@ -3,7 +3,7 @@
 use super::{read_json, AuthenticatedMerchant};
 use crate::channel::{ChannelId, Product};
 use crate::core::attempts::{self, Switch};
-use crate::core::checkout::OrderSnapshot;
+use crate::core::checkout;
 use crate::core::lifecycle;
 use crate::core::orders::{self, OrderView};
 use crate::core::AppState;
@@ -18,21 +18,7 @@ pub async fn native(
     merchant: AuthenticatedMerchant,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let snapshot = match state.snapshots.by_merchant_order(&merchant.id, &path) {
-        Some(snapshot) if snapshot.code.is_some() => snapshot,
-        _ => {
-            let read_at = std::time::Instant::now();
-            let order = orders::get(&state.pool, &merchant, &path).await?;
-            let code =
-                attempts::qr_code(&state, &order, ChannelId::Wechat, Switch::Supersede).await?;
-            let pay_methods = attempts::payable_channels(&state, &order);
-            let snapshot = OrderSnapshot::new(order, Some(code), pay_methods);
-            state
-                .snapshots
-                .remember(snapshot.keys(), snapshot.clone(), read_at);
-            snapshot
-        }
-    };
+    let snapshot = checkout::native_view(&state, &merchant, &path).await?;
     let (order, Some(code)) = (&snapshot.order, &snapshot.code) else {
         return Err(ApiError::Internal(
             "a native snapshot without its code".into(),

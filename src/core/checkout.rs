@@ -2,10 +2,12 @@
 
 use crate::channel::ChannelId;
 use crate::core::attempts::{self, QrCode, Switch};
+use crate::core::merchants::MerchantProfile;
+use crate::core::orders;
 use crate::core::snapshots::OrderKeys;
 use crate::core::AppState;
 use crate::core::CoreError;
-use crate::db::{self, orders, orders::Order};
+use crate::db::{self, orders::Order};
 use crate::domain::time::{self, serde_rfc3339};
 use crate::domain::OrderStatus;
 use bytes::Bytes;
@@ -88,7 +90,7 @@ pub async fn find_order(state: &AppState, token: &str) -> Result<Order, CoreErro
     }
     let token = token.to_owned();
     db::run(&state.pool, move |conn| {
-        orders::find_by_checkout_token(conn, &token).map_err(CoreError::from)
+        crate::db::orders::find_by_checkout_token(conn, &token).map_err(CoreError::from)
     })
     .await?
     .ok_or_else(unknown_token)
@@ -132,15 +134,84 @@ impl CheckoutView {
 
 /// The order as the shopper sees it, with its `code_url` while it can be paid; kept a moment
 /// (see `snapshots`) because every open cashier page asks for it every second or so.
-pub async fn view(state: &AppState, token: &str) -> Result<Arc<OrderSnapshot>, CoreError> {
-    if let Some(snapshot) = state.snapshots.by_token(token) {
-        return Ok(snapshot);
+pub async fn view(state: &Arc<AppState>, token: &str) -> Result<Arc<OrderSnapshot>, CoreError> {
+    if !is_well_formed(token) {
+        return Err(unknown_token());
     }
+    if let Some(kept) = state.snapshots.by_token(token) {
+        return Ok(kept.serve(|| {
+            let (state, token) = (state.clone(), token.to_owned());
+            async move {
+                let _ = read_view(&state, &token).await;
+            }
+        }));
+    }
+    state
+        .snapshots
+        .flights
+        .read_once(
+            &format!("token:{token}"),
+            || state.snapshots.by_token(token).map(|kept| kept.value),
+            || read_view(state, token),
+        )
+        .await
+}
+
+async fn read_view(state: &AppState, token: &str) -> Result<Arc<OrderSnapshot>, CoreError> {
     let read_at = std::time::Instant::now();
     let order = find_order(state, token).await?;
     let code = code_for(state, &order, ChannelId::Wechat).await?;
     let pay_methods = attempts::payable_channels(state, &order);
     let snapshot = OrderSnapshot::new(order, code, pay_methods);
+    state
+        .snapshots
+        .remember(snapshot.keys(), snapshot.clone(), read_at);
+    Ok(snapshot)
+}
+
+/// The merchant's order with its WeChat QR code (`POST …/wechat/native`), opening the trade
+/// if it has none; kept a moment like the checkout, because shops repeat the call.
+pub async fn native_view(
+    state: &Arc<AppState>,
+    merchant: &MerchantProfile,
+    merchant_order_id: &str,
+) -> Result<Arc<OrderSnapshot>, CoreError> {
+    let kept = || {
+        state
+            .snapshots
+            .by_merchant_order(&merchant.id, merchant_order_id)
+            .filter(|kept| kept.value.code.is_some())
+    };
+    if let Some(kept) = kept() {
+        return Ok(kept.serve(|| {
+            let (state, merchant) = (state.clone(), merchant.clone());
+            let merchant_order_id = merchant_order_id.to_owned();
+            async move {
+                let _ = read_native_view(&state, &merchant, &merchant_order_id).await;
+            }
+        }));
+    }
+    state
+        .snapshots
+        .flights
+        .read_once(
+            &format!("native:{}:{merchant_order_id}", merchant.id),
+            || kept().map(|kept| kept.value),
+            || read_native_view(state, merchant, merchant_order_id),
+        )
+        .await
+}
+
+async fn read_native_view(
+    state: &AppState,
+    merchant: &MerchantProfile,
+    merchant_order_id: &str,
+) -> Result<Arc<OrderSnapshot>, CoreError> {
+    let read_at = std::time::Instant::now();
+    let order = orders::get(&state.pool, merchant, merchant_order_id).await?;
+    let code = attempts::qr_code(state, &order, ChannelId::Wechat, Switch::Supersede).await?;
+    let pay_methods = attempts::payable_channels(state, &order);
+    let snapshot = OrderSnapshot::new(order, Some(code), pay_methods);
     state
         .snapshots
         .remember(snapshot.keys(), snapshot.clone(), read_at);

@@ -109,8 +109,8 @@ pub async fn authenticate(
         return Err(LegacyAuthError::Refused(Refusal::Missing));
     };
     let remembered_as = format!("legacy:{}", password_hash(user_id, password));
-    if let Some(merchant) = snapshots.merchant(&remembered_as) {
-        return Ok(merchant);
+    if let Some(kept) = snapshots.merchant(&remembered_as) {
+        return Ok(kept.value);
     }
     let (user_id, password) = (user_id.to_owned(), password.to_owned());
     let merchant = db::run(pool, move |conn| {

@@ -2,6 +2,7 @@ use crate::core::AppSnapshots;
 use crate::core::CoreError;
 use crate::db::{self, merchants, AnyConnection, DbError, DbPool};
 use crate::domain::{time, ApiKey, MerchantId, NotifySecret, ReturnUrlPrefix};
+use std::sync::Arc;
 
 pub use crate::domain::MerchantProfile;
 
@@ -130,13 +131,34 @@ pub fn rotate_notify_secret(
 /// The merchant whose API key this is, or 401.
 pub async fn authenticate(
     pool: &DbPool,
-    snapshots: &AppSnapshots,
+    snapshots: &Arc<AppSnapshots>,
     presented: ApiKey,
 ) -> Result<MerchantProfile, CoreError> {
     let hash = presented.hash();
-    if let Some(merchant) = snapshots.merchant(&hash) {
-        return Ok(merchant);
+    if let Some(kept) = snapshots.merchant(&hash) {
+        return Ok(kept.serve(|| {
+            let (pool, snapshots, hash) = (pool.clone(), snapshots.clone(), hash.clone());
+            async move {
+                let _ = read_by_key(&pool, &snapshots, hash).await;
+            }
+        }));
     }
+    snapshots
+        .flights
+        .read_once(
+            &format!("api-key:{hash}"),
+            || snapshots.merchant(&hash).map(|kept| kept.value),
+            || read_by_key(pool, snapshots, hash.clone()),
+        )
+        .await
+}
+
+/// The merchant of an API key's hash, from the database, kept a moment.
+async fn read_by_key(
+    pool: &DbPool,
+    snapshots: &AppSnapshots,
+    hash: String,
+) -> Result<MerchantProfile, CoreError> {
     let key_hash = hash.clone();
     let row = db::run(pool, move |conn| {
         merchants::find_by_api_key_hash(conn, &hash).map_err(CoreError::from)

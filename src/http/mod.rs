@@ -25,7 +25,12 @@ macro_rules! routes {
                         let (path, resource) = resources.remove(i);
                         resources.insert(i, (path, resource.route(route)));
                     }
-                    None => resources.push(($path, resource($path).route(route))),
+                    None => resources.push((
+                        $path,
+                        resource($path)
+                            .app_data($crate::http::RoutePattern($path))
+                            .route(route),
+                    )),
                 }
             )*
             for (_, resource) in resources {
@@ -35,6 +40,10 @@ macro_rules! routes {
     };
 }
 pub(crate) use routes;
+
+/// The pattern of the route that took a request (`/v1/orders/{merchant_order_id}`), set on
+/// each resource: the metrics label, without matching the path a second time.
+pub struct RoutePattern(pub &'static str);
 
 /// A resource whose wrong-method answer is the JSON error envelope like every other error.
 pub fn resource(path: &str) -> actix_web::Resource {
