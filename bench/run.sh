@@ -4,7 +4,7 @@
 # a ratio to /healthz of the same binary, webhook deliveries/s, per-merchant fairness (one
 # merchant's hanging endpoint against another's paid webhook) and peak RSS.
 #
-#   bench/run.sh            # 10 s per scenario, 256 connections, 2 wrk threads
+#   bench/run.sh            # 10 s per scenario, at 64 and at 256 connections, 2 wrk threads
 #   bench/run.sh --short    # 1 s, 16 connections: proves it works (CI runs this; no thresholds)
 #
 # Writes are also measured against their ceiling on this machine: `pgbench -N` (the simple
@@ -16,8 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=$PWD/bench
 
-DURATION=10s CONNECTIONS=256 THREADS=2 WARM_ORDERS=100 LIST_ORDERS=1000000 PGBENCH_CLIENTS=32
-if [ "${1:-}" = "--short" ]; then DURATION=1s CONNECTIONS=16 THREADS=1 WARM_ORDERS=20 LIST_ORDERS=10000 PGBENCH_CLIENTS=8; fi
+DURATION=10s LOADS="64 256" THREADS=2 WARM_ORDERS=100 LIST_ORDERS=1000000 PGBENCH_CLIENTS=32
+if [ "${1:-}" = "--short" ]; then DURATION=1s LOADS=16 THREADS=1 WARM_ORDERS=20 LIST_ORDERS=10000 PGBENCH_CLIENTS=8; fi
+LOADS=${BENCH_LOADS:-$LOADS}
+CONNECTIONS=${LOADS##* }   # the list and the webhook rows run at the last (highest) load
 PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 # On one host TLS to Postgres only burns CPU (libpq would negotiate it by default).
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/pc_bench?sslmode=disable}
@@ -62,7 +64,7 @@ peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
 metric() { curl -s "$BASE/metrics" | awk -v m="$1" 'index($0, m) == 1 {print $2; found=1} END {if (!found) print 0}'; }
 
-declare -A RPS
+declare -A RPS P99
 ROWS=()
 # bench BACKEND NAME [wrk args…]: one scenario, one table row.
 bench() {
@@ -74,12 +76,14 @@ bench() {
     out=$(BENCH=$BENCH wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "${script[@]}" "$@" | tail -1)
     local rps p50 p99 errors
     read -r rps p50 p99 errors < <(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("%.0f %.2f %.2f %d" % (r["requests"]/(r["duration_us"]/1e6), r["p50_us"]/1000, r["p99_us"]/1000, r["errors"]))' "$out")
-    RPS[$backend.$name]=$rps
+    RPS[$backend.$CONNECTIONS.$name]=$rps
+    P99[$backend.$CONNECTIONS.$name]=$p99
     if [ "$errors" != 0 ]; then
-        ROWS+=("$(printf '%-9s %-22s errors: %s' "$backend" "$name" "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["detail"])' "$out")")")
+        ROWS+=("$(printf '%-9s %5s %-22s errors: %s' "$backend" "$CONNECTIONS" "$name" "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["detail"])' "$out")")")
     fi
-    local base=${RPS[$backend.healthz]:-$rps}
-    ROWS+=("$(printf '%-9s %-22s %9s %8s %8s %7s %7s' "$backend" "$name" "$rps" "$p50" "$p99" "$errors" "$(python3 -c "print('%.2f' % ($rps/$base))")")")
+    local base=${RPS[$backend.$CONNECTIONS.healthz]:-$rps} base_p99=${P99[$backend.$CONNECTIONS.healthz]:-$p99}
+    ROWS+=("$(printf '%-9s %5s %-22s %9s %8s %8s %7s %8s %8s' "$backend" "$CONNECTIONS" "$name" "$rps" "$p50" "$p99" "$errors" \
+        "$(python3 -c "print('%.2f' % ($rps/$base))")" "$(python3 -c "print('%.1f' % ($p99/$base_p99))")")")
 }
 
 PGBENCH_TPS=""
@@ -92,14 +96,14 @@ pgbench_ceiling() {
     pgbench -i -q -s 10 "$url" >/dev/null 2>&1
     local out; out=$(pgbench -N -n -c "$PGBENCH_CLIENTS" -j "$THREADS" -T "${DURATION%s}" "$url" 2>&1)
     PGBENCH_TPS=$(echo "$out" | awk '/^tps = / {printf "%.0f", $3; exit}')
-    ROWS+=("$(printf '%-9s %-22s %9s   (%d clients, its own database, this run)' postgres "pgbench -N tps" "$PGBENCH_TPS" "$PGBENCH_CLIENTS")")
+    ROWS+=("$(printf '%-9s %5s %-22s %9s   (its own database, this run)' postgres "$PGBENCH_CLIENTS" "pgbench -N tps" "$PGBENCH_TPS")")
     psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 }
 
 # ratio_to_pgbench BACKEND NAME PER_SECOND: a write's rate as a share of pgbench -N (Postgres).
 ratio_to_pgbench() {
     [ "$1" = postgres ] && [ -n "$PGBENCH_TPS" ] || return 0
-    ROWS+=("$(printf '%-9s %-22s %9s ×pgbench -N' "$1" "  $2" "$(python3 -c "print('%.2f' % ($3/$PGBENCH_TPS))")")")
+    ROWS+=("$(printf '%-9s %5s %-22s %9s ×pgbench -N' "$1" "$CONNECTIONS" "  $2" "$(python3 -c "print('%.2f' % ($3/$PGBENCH_TPS))")")")
 }
 
 run_backend() {
@@ -118,8 +122,6 @@ run_backend() {
     start "$backend-a" "${db_env[@]}" RUN_WORKERS=false
     local a=$PID
 
-    bench "$backend" healthz "$BASE/healthz"
-
     # Storefront checkout and merchant native, with code_urls already cached.
     : >"$WORK/tokens"; : >"$WORK/ids"
     for i in $(seq 1 "$WARM_ORDERS"); do
@@ -129,38 +131,44 @@ run_backend() {
         curl -sf -X POST "$BASE/v1/orders/w$i/wechat/native" -H "Authorization: Bearer $KEY" >/dev/null
         echo "w$i" >>"$WORK/ids"
     done
-    LIST=$WORK/tokens PATH_TEMPLATE=/v1/checkout/TOKEN bench "$backend" "checkout (cached)" "$BASE" -s "$BENCH/get_tokens.lua"
-    LIST=$WORK/ids API_KEY=$KEY bench "$backend" "native (cached)" "$BASE" -s "$BENCH/native.lua"
+    for CONNECTIONS in $LOADS; do
+        local prefix="c${CONNECTIONS}n"
+        bench "$backend" healthz "$BASE/healthz"
 
-    # Order creation; the orders it makes are then paid by the notify scenarios: every other
-    # one through WeChat (XML, MD5), the rest through Alipay (form, RSA2 verified).
-    API_KEY=$KEY SINK=$SINK bench "$backend" "create order" "$BASE" -s "$BENCH/create.lua"
-    ratio_to_pgbench "$backend" "create order" "${RPS[$backend.create order]}"
-    sql "$backend" "UPDATE orders SET pay_method = 'any' WHERE merchant_order_id LIKE 'c%'" >/dev/null
-    # Half each: by the parity of the order's number (c<thread>x<n>), the same on both backends.
-    local EVEN="substr(merchant_order_id, length(merchant_order_id), 1) IN ('0', '2', '4', '6', '8')"
-    sql "$backend" "INSERT INTO channel_trades (channel, out_trade_no, order_id, product, status, credential, created_at, close_requested, query_attempts)
-                    SELECT CASE WHEN $EVEN THEN 'wechat' ELSE 'alipay' END, id, id, 'qr', 'OPEN', 'bench', created_at, FALSE, 0
-                    FROM orders WHERE merchant_order_id LIKE 'c%'"
-    sql "$backend" "SELECT id, amount FROM orders WHERE merchant_order_id LIKE 'c%' AND $EVEN" \
-        | python3 "$BENCH/notifies.py" >"$WORK/notifies"
-    "$BIN" sandbox keys | python3 -c 'import json,sys; print(json.load(sys.stdin)["alipay"]["alipay_private_key"], end="")' >"$WORK/alipay.pem"
-    sql "$backend" "SELECT id, amount FROM orders WHERE merchant_order_id LIKE 'c%' AND NOT $EVEN" \
-        | python3 "$BENCH/alipay_notifies.py" "$WORK/alipay.pem" >"$WORK/alipay-notifies"
-    local seconds=${DURATION%s}
-    for channel in wechat alipay; do
-        local list=$WORK/notifies path=/notify/wechat type=text/xml
-        if [ "$channel" = alipay ]; then
-            list=$WORK/alipay-notifies path=/notify/alipay type=application/x-www-form-urlencoded
-        fi
-        local paid_before paid_after
-        paid_before=$(sql "$backend" "SELECT COUNT(*) FROM payments WHERE channel = '$channel'")
-        LIST=$list THREADS=$THREADS NOTIFY_PATH=$path NOTIFY_TYPE=$type \
-            bench "$backend" "$channel notify (wrk)" "$BASE" -s "$BENCH/notify.lua"
-        paid_after=$(sql "$backend" "SELECT COUNT(*) FROM payments WHERE channel = '$channel'")
-        local per_second=$(( (paid_after - paid_before) / seconds ))
-        ROWS+=("$(printf '%-9s %-22s %9s' "$backend" "$channel transitions/s" "$per_second")")
-        ratio_to_pgbench "$backend" "$channel transitions/s" "$per_second"
+        LIST=$WORK/tokens PATH_TEMPLATE=/v1/checkout/TOKEN bench "$backend" "checkout (cached)" "$BASE" -s "$BENCH/get_tokens.lua"
+        LIST=$WORK/ids API_KEY=$KEY bench "$backend" "native (cached)" "$BASE" -s "$BENCH/native.lua"
+
+        # Order creation; the orders it makes are then paid by the notify scenarios: every other
+        # one through WeChat (XML, MD5), the rest through Alipay (form, RSA2 verified).
+        PREFIX=$prefix API_KEY=$KEY SINK=$SINK bench "$backend" "create order" "$BASE" -s "$BENCH/create.lua"
+        ratio_to_pgbench "$backend" "create order" "${RPS[$backend.$CONNECTIONS.create order]}"
+        sql "$backend" "UPDATE orders SET pay_method = 'any' WHERE merchant_order_id LIKE '$prefix%'" >/dev/null
+        # Half each: by the parity of the order's number (<prefix><thread>x<n>), the same on both
+        # backends.
+        local EVEN="substr(merchant_order_id, length(merchant_order_id), 1) IN ('0', '2', '4', '6', '8')"
+        sql "$backend" "INSERT INTO channel_trades (channel, out_trade_no, order_id, product, status, credential, created_at, close_requested, query_attempts)
+                        SELECT CASE WHEN $EVEN THEN 'wechat' ELSE 'alipay' END, id, id, 'qr', 'OPEN', 'bench', created_at, FALSE, 0
+                        FROM orders WHERE merchant_order_id LIKE '$prefix%'"
+        sql "$backend" "SELECT id, amount FROM orders WHERE merchant_order_id LIKE '$prefix%' AND $EVEN" \
+            | python3 "$BENCH/notifies.py" >"$WORK/notifies"
+        "$BIN" sandbox keys | python3 -c 'import json,sys; print(json.load(sys.stdin)["alipay"]["alipay_private_key"], end="")' >"$WORK/alipay.pem"
+        sql "$backend" "SELECT id, amount FROM orders WHERE merchant_order_id LIKE '$prefix%' AND NOT $EVEN" \
+            | python3 "$BENCH/alipay_notifies.py" "$WORK/alipay.pem" >"$WORK/alipay-notifies"
+        local seconds=${DURATION%s}
+        for channel in wechat alipay; do
+            local list=$WORK/notifies path=/notify/wechat type=text/xml
+            if [ "$channel" = alipay ]; then
+                list=$WORK/alipay-notifies path=/notify/alipay type=application/x-www-form-urlencoded
+            fi
+            local paid_before paid_after
+            paid_before=$(sql "$backend" "SELECT COUNT(*) FROM payments WHERE channel = '$channel'")
+            LIST=$list THREADS=$THREADS NOTIFY_PATH=$path NOTIFY_TYPE=$type \
+                bench "$backend" "$channel notify (wrk)" "$BASE" -s "$BENCH/notify.lua"
+            paid_after=$(sql "$backend" "SELECT COUNT(*) FROM payments WHERE channel = '$channel'")
+            local per_second=$(( (paid_after - paid_before) / seconds ))
+            ROWS+=("$(printf '%-9s %5s %-22s %9s' "$backend" "$CONNECTIONS" "$channel transitions/s" "$per_second")")
+            ratio_to_pgbench "$backend" "$channel transitions/s" "$per_second"
+        done
     done
     # The order list at scale (Postgres): a million of the merchant's orders, then the
     # filtered first page (status=PAID) under load; its p99 is the figure. They expire long
@@ -190,11 +198,11 @@ run_backend() {
     done
     local took; took=$(python3 -c "import time; print(time.time() - $started)")
     local delivered; delivered=$(sql "$backend" "SELECT COUNT(*) FROM webhook_events WHERE status = 'DELIVERED'")
-    ROWS+=("$(printf '%-9s %-22s %9s   (%s events in %.1f s, start-up included)' "$backend" "webhook deliveries/s" \
+    ROWS+=("$(printf '%-9s %5s %-22s %9s   (%s events in %.1f s, start-up included)' "$backend" "" "webhook deliveries/s" \
         "$(python3 -c "print('%.0f' % ($delivered/$took))")" "$delivered" "$took")")
     local rss_b; rss_b=$(peak_rss_mib "$b")
     kill -TERM "$b"; wait "$b" 2>/dev/null || true
-    ROWS+=("$(printf '%-9s %-22s %9s MiB (serving, %d connections) / %s MiB (delivering)' "$backend" "peak RSS" "$rss_a" "$CONNECTIONS" "$rss_b")")
+    ROWS+=("$(printf '%-9s %5s %-22s %9s MiB (serving, %d connections) / %s MiB (delivering)' "$backend" "" "peak RSS" "$rss_a" "$CONNECTIONS" "$rss_b")")
     [ "$pending" = "$delivered" ] || ROWS+=("$backend: $pending events were pending, $delivered delivered")
     fairness "$backend" "${db_env[@]}"
 }
@@ -232,7 +240,7 @@ fairness() {
     local arrived; arrived=$(head -1 "$WORK/arrivals")
     local hanging; hanging=$(sql "$backend" "SELECT COUNT(*) FROM webhook_events WHERE endpoint_id IS NOT NULL AND status = 'PENDING'")
     if [ -n "$arrived" ]; then
-        ROWS+=("$(printf '%-9s %-22s %9s ms (notify to B'"'"'s shop; A: %s events due, endpoint hanging)' "$backend" "fairness: B's webhook" \
+        ROWS+=("$(printf '%-9s %5s %-22s %9s ms (notify to B'"'"'s shop; A: %s events due, endpoint hanging)' "$backend" "" "fairness: B's webhook" \
             "$(python3 -c "print('%.0f' % (($arrived - $sent) * 1000))")" "$hanging")")
     else
         ROWS+=("$backend: fairness: B's webhook did not arrive within 30 s")
@@ -245,6 +253,7 @@ for backend in ${BENCH_BACKENDS:-postgres sqlite}; do
 done
 
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-printf '%-9s %-22s %9s %8s %8s %7s %7s\n' backend scenario 'req/s' 'p50 ms' 'p99 ms' errors '×healthz'
+echo "wrk -t$THREADS -c{$LOADS} -d$DURATION, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ); ×healthz: req/s and p99 against /healthz at the same load"
+printf '%-9s %5s %-22s %9s %8s %8s %7s %8s %8s\n' backend conns scenario 'req/s' 'p50 ms' 'p99 ms' errors '×healthz' 'p99 ×'
+
 printf '%s\n' "${ROWS[@]}"

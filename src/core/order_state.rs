@@ -196,38 +196,27 @@ fn record_payment_once(
         give_up(conn, &other, time::now())?;
         effects.dead_credentials.push(credentials::key_of(&other));
     }
-    timeline::write(
-        conn,
-        &order.id,
-        "payment.received",
-        json!({
-            "channel": channel,
-            "source": reported.source.as_str(),
-            "out_trade_no": reported.out_trade_no,
-            "transaction_id": reported.transaction_id,
-            "amount": reported.amount,
-            "paid_at": time::rfc3339(reported.paid_at),
-        }),
-    )?;
+    let received = json!({
+        "channel": channel,
+        "source": reported.source.as_str(),
+        "out_trade_no": reported.out_trade_no,
+        "transaction_id": reported.transaction_id,
+        "amount": reported.amount,
+        "paid_at": time::rfc3339(reported.paid_at),
+    });
     let change = match &outcome {
         PaymentOutcome::Paid { .. } => Some(("WAIT_PAY", "PAID")),
         PaymentOutcome::PaidAfterClose { .. } => Some(("CLOSED", "PAID_AFTER_CLOSE")),
         _ => None,
     };
-    match change {
-        Some((from, to)) => timeline::write(
-            conn,
-            &order.id,
-            "state.changed",
-            json!({"from": from, "to": to}),
-        )?,
-        None => timeline::write(
-            conn,
-            &order.id,
+    let then = match change {
+        Some((from, to)) => ("state.changed", json!({"from": from, "to": to})),
+        None => (
             "payment.duplicate",
             json!({"transaction_id": reported.transaction_id, "first_transaction_id": order.transaction_id}),
-        )?,
-    }
+        ),
+    };
+    timeline::write_all(conn, &order.id, vec![("payment.received", received), then])?;
     write_event(
         conn,
         &order,
@@ -254,20 +243,21 @@ fn write_event(
     payment: Option<(&str, NaiveDateTime)>,
 ) -> Result<(), StateError> {
     let now = time::now_precise();
+    let mut rows = Vec::new();
     if event.is_first_payment() {
-        webhook_events::insert(
-            conn,
-            &new_event(order, event, payment, now, Target::ReturnUrl),
-        )?;
+        rows.push(new_event(order, event, payment, now, Target::ReturnUrl));
     }
-    for endpoint in webhook_endpoints::live_for_merchant(conn, &order.merchant_id)? {
-        if endpoint.hears(event.as_str()) {
-            webhook_events::insert(
-                conn,
-                &new_event(order, event, payment, now, Target::Endpoint(&endpoint)),
-            )?;
-        }
+    let endpoints = webhook_endpoints::live_for_merchant(conn, &order.merchant_id)?;
+    for endpoint in endpoints.iter().filter(|e| e.hears(event.as_str())) {
+        rows.push(new_event(
+            order,
+            event,
+            payment,
+            now,
+            Target::Endpoint(endpoint),
+        ));
     }
+    webhook_events::insert_all(conn, &rows)?;
     Ok(())
 }
 

@@ -181,11 +181,7 @@ pub fn create(
         let new_order = request.to_new_order(&merchant.id, time::now(), livemode);
         let inserted = orders::insert(conn, &new_order).map_err(DbError::from);
         match inserted {
-            Ok(()) => {
-                let order = find(conn, &merchant.id, request.merchant_order_id.as_str())?
-                    .ok_or_else(|| CoreError::Internal("inserted order not found".into()))?;
-                return Ok((order, Created::New));
-            }
+            Ok(order) => return Ok((order, Created::New)),
             Err(e) if e.is_unique_violation() => {
                 if let Some(existing) =
                     find(conn, &merchant.id, request.merchant_order_id.as_str())?

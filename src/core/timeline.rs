@@ -57,6 +57,20 @@ pub fn write(
     order_events::insert(conn, &new_event(order_id, kind, detail))
 }
 
+/// Writes the events (kind, detail) of one change in the caller's transaction, in this order
+/// and in one statement.
+pub fn write_all(
+    conn: &mut AnyConnection,
+    order_id: &str,
+    events: Vec<(&str, Value)>,
+) -> diesel::QueryResult<()> {
+    let rows: Vec<OrderEvent> = events
+        .into_iter()
+        .map(|(kind, detail)| new_event(order_id, kind, detail))
+        .collect();
+    order_events::insert_all(conn, &rows)
+}
+
 /// Writes an event on its own; a failure is logged, not returned.
 pub async fn record(pool: &DbPool, order_id: &str, kind: &str, detail: Value) {
     let event = new_event(order_id, kind, detail);

@@ -21,6 +21,19 @@ pub fn insert(conn: &mut AnyConnection, event: &OrderEvent) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// Inserts `events` with one statement on Postgres (one round trip); SQLite is in-process
+/// and takes them one by one.
+pub fn insert_all(conn: &mut AnyConnection, events: &[OrderEvent]) -> QueryResult<()> {
+    match conn {
+        _ if events.is_empty() => Ok(()),
+        AnyConnection::Postgresql(pg) => diesel::insert_into(order_events::table)
+            .values(events)
+            .execute(pg)
+            .map(|_| ()),
+        _ => events.iter().try_for_each(|event| insert(conn, event)),
+    }
+}
+
 /// The order's events, oldest first.
 pub fn for_order(conn: &mut AnyConnection, order_id: &str) -> QueryResult<Vec<OrderEvent>> {
     order_events::table

@@ -54,11 +54,20 @@ pub struct NewOrder {
 
 /// Inserts one order. A unique violation (the merchant's order id is taken) comes back as
 /// `DatabaseErrorKind::UniqueViolation` on both backends; the caller decides what it means.
-pub fn insert(conn: &mut AnyConnection, order: &NewOrder) -> QueryResult<()> {
-    diesel::insert_into(orders::table)
-        .values(order)
-        .execute(conn)
-        .map(|_| ())
+/// Inserts the order and answers it as stored: on Postgres in one round trip (`RETURNING`,
+/// which the multi-backend connection does not offer); SQLite is in-process and reads it back.
+pub fn insert(conn: &mut AnyConnection, order: &NewOrder) -> QueryResult<Order> {
+    let insert = diesel::insert_into(orders::table).values(order);
+    match conn {
+        AnyConnection::Postgresql(pg) => insert.returning(Order::as_returning()).get_result(pg),
+        _ => {
+            insert.execute(conn)?;
+            orders::table
+                .find(&order.id)
+                .select(Order::as_select())
+                .first(conn)
+        }
+    }
 }
 
 pub fn find_by_merchant_order_id(

@@ -61,6 +61,19 @@ pub fn insert(conn: &mut AnyConnection, event: &NewWebhookEvent) -> QueryResult<
         .map(|_| ())
 }
 
+/// Inserts `events` with one statement on Postgres (one round trip); SQLite is in-process
+/// and takes them one by one.
+pub fn insert_all(conn: &mut AnyConnection, events: &[NewWebhookEvent]) -> QueryResult<()> {
+    match conn {
+        _ if events.is_empty() => Ok(()),
+        AnyConnection::Postgresql(pg) => diesel::insert_into(webhook_events::table)
+            .values(events)
+            .execute(pg)
+            .map(|_| ()),
+        _ => events.iter().try_for_each(|event| insert(conn, event)),
+    }
+}
+
 /// Leases up to `limit` due events to `owner` until `lease_until`; call it inside a write
 /// transaction. On Postgres the candidates are locked with `FOR UPDATE SKIP LOCKED`, so
 /// instances claiming at once take different events; SQLite has one writer.
