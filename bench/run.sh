@@ -50,7 +50,7 @@ sql() {
 start() {
     local name=$1; shift
     local port; port=$(free_port)
-    env "$@" BIND_ADDR="127.0.0.1:$port" RUST_LOG=warn SANDBOX_NOTIFY_SCHEDULE=1h \
+    env "$@" BIND_ADDR="127.0.0.1:$port" RUST_LOG=${BENCH_RUST_LOG:-warn} SANDBOX_NOTIFY_SCHEDULE=1h \
         "$BIN" serve >"$WORK/$name.out" 2>"$WORK/$name.err" &
     PID=$!; PIDS+=("$PID"); BASE="http://127.0.0.1:$port"
     for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
@@ -144,16 +144,17 @@ run_backend() {
         ratio_to_pgbench "$backend" "create order" "${RPS[$backend.$CONNECTIONS.create order]}"
         sql "$backend" "UPDATE orders SET pay_method = 'any' WHERE merchant_order_id LIKE '$prefix%'" >/dev/null
         # Half each: by the parity of the order's number (<prefix><thread>x<n>), the same on both
-        # backends.
+        # backends. Each load's notifies have transaction numbers of their own (a repeat would
+        # be answered SUCCESS and recorded as nothing new).
         local EVEN="substr(merchant_order_id, length(merchant_order_id), 1) IN ('0', '2', '4', '6', '8')"
         sql "$backend" "INSERT INTO channel_trades (channel, out_trade_no, order_id, product, status, credential, created_at, close_requested, query_attempts)
                         SELECT CASE WHEN $EVEN THEN 'wechat' ELSE 'alipay' END, id, id, 'qr', 'OPEN', 'bench', created_at, FALSE, 0
                         FROM orders WHERE merchant_order_id LIKE '$prefix%'"
         sql "$backend" "SELECT id, amount FROM orders WHERE merchant_order_id LIKE '$prefix%' AND $EVEN" \
-            | python3 "$BENCH/notifies.py" >"$WORK/notifies"
+            | python3 "$BENCH/notifies.py" "$((CONNECTIONS * 1000000))" >"$WORK/notifies"
         "$BIN" sandbox keys | python3 -c 'import json,sys; print(json.load(sys.stdin)["alipay"]["alipay_private_key"], end="")' >"$WORK/alipay.pem"
         sql "$backend" "SELECT id, amount FROM orders WHERE merchant_order_id LIKE '$prefix%' AND NOT $EVEN" \
-            | python3 "$BENCH/alipay_notifies.py" "$WORK/alipay.pem" >"$WORK/alipay-notifies"
+            | python3 "$BENCH/alipay_notifies.py" "$WORK/alipay.pem" "$((CONNECTIONS * 1000000))" >"$WORK/alipay-notifies"
         local seconds=${DURATION%s}
         for channel in wechat alipay; do
             local list=$WORK/notifies path=/notify/wechat type=text/xml
@@ -169,6 +170,11 @@ run_backend() {
             ROWS+=("$(printf '%-9s %5s %-22s %9s' "$backend" "$CONNECTIONS" "$channel transitions/s" "$per_second")")
             ratio_to_pgbench "$backend" "$channel transitions/s" "$per_second"
         done
+        # What autovacuum does in time (it is off on some machines): statistics for the tables
+        # the writes grew. Without them Postgres keeps plans made while they were tiny; one such
+        # plan read a merchant's order through the (merchant_id, created_at) index, 35 ms a
+        # lookup at 48,000 orders, and the next load's native calls collapsed.
+        if [ "$backend" = postgres ]; then sql "$backend" "ANALYZE" >/dev/null; fi
     done
     # The order list at scale (Postgres): a million of the merchant's orders, then the
     # filtered first page (status=PAID) under load; its p99 is the figure. They expire long

@@ -19,17 +19,12 @@ pub async fn native(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let snapshot = checkout::native_view(&state, &merchant, &path).await?;
-    let (order, Some(code)) = (&snapshot.order, &snapshot.code) else {
-        return Err(ApiError::Internal(
-            "a native snapshot without its code".into(),
-        ));
-    };
-    Ok(HttpResponse::Ok().json(json!({
-        "merchant_order_id": order.merchant_order_id,
-        "amount": order.amount,
-        "code_url": code.code,
-        "expires_at": rfc3339(code.expires_at),
-    })))
+    let body = snapshot
+        .native_json()
+        .ok_or_else(|| ApiError::Internal("a native snapshot without its code".into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 fn string_field<'a>(body: &'a Value, field: &str) -> Result<&'a str, ApiError> {

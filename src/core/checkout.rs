@@ -36,6 +36,7 @@ pub struct OrderSnapshot {
     pub code: Option<QrCode>,
     pub pay_methods: Vec<ChannelId>,
     checkout_json: OnceLock<Bytes>,
+    native_json: OnceLock<Option<Bytes>>,
 }
 
 impl OrderSnapshot {
@@ -49,6 +50,7 @@ impl OrderSnapshot {
             code,
             pay_methods,
             checkout_json: OnceLock::new(),
+            native_json: OnceLock::new(),
         })
     }
 
@@ -68,6 +70,24 @@ impl OrderSnapshot {
             .get_or_init(|| {
                 let view = CheckoutView::new(&self.order, self.code.as_ref(), &self.pay_methods);
                 Bytes::from(serde_json::to_vec(&view).expect("a view serializes"))
+            })
+            .clone()
+    }
+}
+
+impl OrderSnapshot {
+    /// The body of `POST …/wechat/native` (made once, on first use), when it has a code.
+    pub fn native_json(&self) -> Option<Bytes> {
+        self.native_json
+            .get_or_init(|| {
+                let code = self.code.as_ref()?;
+                let body = serde_json::json!({
+                    "merchant_order_id": self.order.merchant_order_id,
+                    "amount": self.order.amount,
+                    "code_url": code.code,
+                    "expires_at": time::rfc3339(code.expires_at),
+                });
+                Some(Bytes::from(body.to_string()))
             })
             .clone()
     }
