@@ -73,9 +73,7 @@ impl OrderSnapshot {
             })
             .clone()
     }
-}
 
-impl OrderSnapshot {
     /// The body of `POST …/wechat/native` (made once, on first use), when it has a code.
     pub fn native_json(&self) -> Option<Bytes> {
         self.native_json
@@ -181,12 +179,7 @@ async fn read_view(state: &AppState, token: &str) -> Result<Arc<OrderSnapshot>, 
     let read_at = std::time::Instant::now();
     let order = find_order(state, token).await?;
     let code = code_for(state, &order, ChannelId::Wechat).await?;
-    let pay_methods = attempts::payable_channels(state, &order);
-    let snapshot = OrderSnapshot::new(order, code, pay_methods);
-    state
-        .snapshots
-        .remember(snapshot.keys(), snapshot.clone(), read_at);
-    Ok(snapshot)
+    Ok(keep(state, order, code, read_at))
 }
 
 /// The merchant's order with its WeChat QR code (`POST …/wechat/native`), opening the trade
@@ -230,12 +223,22 @@ async fn read_native_view(
     let read_at = std::time::Instant::now();
     let order = orders::get(&state.pool, merchant, merchant_order_id).await?;
     let code = attempts::qr_code(state, &order, ChannelId::Wechat, Switch::Supersede).await?;
+    Ok(keep(state, order, Some(code), read_at))
+}
+
+/// The snapshot of an order read from the stores at `read_at`, kept for the next callers.
+fn keep(
+    state: &AppState,
+    order: Order,
+    code: Option<QrCode>,
+    read_at: std::time::Instant,
+) -> Arc<OrderSnapshot> {
     let pay_methods = attempts::payable_channels(state, &order);
-    let snapshot = OrderSnapshot::new(order, Some(code), pay_methods);
+    let snapshot = OrderSnapshot::new(order, code, pay_methods);
     state
         .snapshots
         .remember(snapshot.keys(), snapshot.clone(), read_at);
-    Ok(snapshot)
+    snapshot
 }
 
 /// The QR code of `code_url`, as SVG.
