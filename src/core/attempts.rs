@@ -235,10 +235,16 @@ pub fn give_up(
     trade: &ChannelTrade,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<usize> {
+    let close_at = close_at(trade, now);
+    channel_trades::mark_closing(conn, &trade.channel, &trade.out_trade_no, close_at)
+}
+
+/// When a trade given up at `now` may be closed at its channel (WeChat refuses a close in the
+/// first minutes of a trade).
+pub fn close_at(trade: &ChannelTrade, now: NaiveDateTime) -> NaiveDateTime {
     let wait = ChannelId::parse(&trade.channel)
         .map_or(Duration::zero(), crate::channel::close_allowed_after);
-    let close_at = (trade.created_at + wait).max(now);
-    channel_trades::mark_closing(conn, &trade.channel, &trade.out_trade_no, close_at)
+    (trade.created_at + wait).max(now)
 }
 
 fn claim_or_read(

@@ -4,15 +4,17 @@
 //! payment's primary key and conditional updates on the current status.
 
 use crate::channel::{ChannelId, ReportedPayment};
-use crate::core::attempts::give_up;
+use crate::core::attempts::{close_at, give_up};
 use crate::core::credentials;
 use crate::core::effects::Effects;
 use crate::core::timeline;
 use crate::db::channel_trades::{self, ChannelTrade};
 use crate::db::orders::{self, Order};
+use crate::db::payment_writes::{self, GivenUp, PaymentWrites};
 use crate::db::payments::{self, Payment};
+use crate::db::webhook_endpoints;
+use crate::db::webhook_events::{self, NewWebhookEvent};
 use crate::db::{self, AnyConnection, DbError};
-use crate::db::{webhook_endpoints, webhook_events};
 use crate::domain::{time, OrderStatus};
 use crate::webhook::{new_event, EventType, Target};
 use chrono::NaiveDateTime;
@@ -76,7 +78,9 @@ pub fn record_payment(
         // The first try goes straight to the insert (most reports are new); only a retry,
         // after the payment's key said it exists, looks it up first.
         let look_first = tries > 1;
-        match db::write_transaction(conn, |c| record_payment_once(c, payment, look_first)) {
+        match db::write_transaction_kept_plans(conn, |c| {
+            record_payment_once(c, payment, look_first)
+        }) {
             Err(StateError::Db(e)) if e.is_unique_violation() && tries < 3 => continue,
             outcome => return outcome,
         }
@@ -100,10 +104,11 @@ fn record_payment_once(
             return Ok((PaymentOutcome::AlreadyRecorded, Effects::none()));
         }
     }
-    let (trade, mut order) =
-        channel_trades::find_with_order(conn, channel, &reported.out_trade_no)?.ok_or_else(
-            || StateError::Rejected(format!("unknown out_trade_no {}", reported.out_trade_no)),
-        )?;
+    // Locked from here to the commit: what is decided below from its status stays true.
+    let mut order =
+        orders::lock_for_trade(conn, channel, &reported.out_trade_no)?.ok_or_else(|| {
+            StateError::Rejected(format!("unknown out_trade_no {}", reported.out_trade_no))
+        })?;
     if reported.amount != order.amount {
         return Err(StateError::Rejected(format!(
             "the amount {} is not the order's amount {}",
@@ -111,9 +116,98 @@ fn record_payment_once(
         )));
     }
     let now = time::now();
-    payments::insert(
-        conn,
-        &Payment {
+    let was = OrderStatus::from_stored(&order.status);
+    let transition = match was {
+        Some(OrderStatus::WaitPay) => Some((OrderStatus::WaitPay, OrderStatus::Paid)),
+        Some(OrderStatus::Closed) => Some((OrderStatus::Closed, OrderStatus::PaidAfterClose)),
+        _ => None,
+    };
+    let (outcome, event) = match transition {
+        Some((_, OrderStatus::Paid)) => (
+            PaymentOutcome::Paid {
+                order_id: order.id.clone(),
+            },
+            EventType::OrderPaid,
+        ),
+        Some(_) => {
+            log::warn!(
+                "order {} was paid after it was closed ({})",
+                order.id,
+                reported.transaction_id
+            );
+            (
+                PaymentOutcome::PaidAfterClose {
+                    order_id: order.id.clone(),
+                },
+                EventType::PaidAfterClose,
+            )
+        }
+        None => {
+            log::warn!(
+                "order {} received a second payment {} (first: {:?})",
+                order.id,
+                reported.transaction_id,
+                order.transaction_id
+            );
+            (
+                PaymentOutcome::DuplicatePayment {
+                    order_id: order.id.clone(),
+                },
+                EventType::DuplicatePayment,
+            )
+        }
+    };
+    let timeline_rows = timeline::rows(
+        &order.id,
+        vec![
+            (
+                "payment.received",
+                json!({
+                    "channel": channel,
+                    "source": reported.source.as_str(),
+                    "out_trade_no": reported.out_trade_no,
+                    "transaction_id": reported.transaction_id,
+                    "amount": reported.amount,
+                    "paid_at": time::rfc3339(reported.paid_at),
+                }),
+            ),
+            match transition {
+                Some((from, to)) => (
+                    "state.changed",
+                    json!({"from": from.as_str(), "to": to.as_str()}),
+                ),
+                None => (
+                    "payment.duplicate",
+                    json!({"transaction_id": reported.transaction_id, "first_transaction_id": order.transaction_id}),
+                ),
+            },
+        ],
+    );
+    // The event shows the order as this payment leaves it: moved, or as the first payment left it.
+    if let Some((from, to)) = transition {
+        debug_assert!(from.can_become(to));
+        order.status = to.as_str().to_owned();
+        order.channel = Some(channel.to_owned());
+        order.transaction_id = Some(reported.transaction_id.clone());
+        order.paid_at = Some(reported.paid_at);
+    }
+    // The shopper may hold the other channels' codes too: those trades are given up now, so the
+    // order is not paid twice (money that still arrives there is a duplicate payment).
+    let mut effects = Effects::none();
+    let mut given_up = Vec::new();
+    for other in channel_trades::open_for_order(conn, &order.id)? {
+        if other.channel == channel && other.out_trade_no == reported.out_trade_no {
+            continue;
+        }
+        given_up.push(GivenUp {
+            channel: other.channel.clone(),
+            out_trade_no: other.out_trade_no.clone(),
+            close_at: close_at(&other, now),
+        });
+        effects.dead_credentials.push(credentials::key_of(&other));
+    }
+    let writes = PaymentWrites {
+        payment: Payment {
             channel: channel.to_owned(),
             transaction_id: reported.transaction_id.clone(),
             order_id: order.id.clone(),
@@ -122,126 +216,43 @@ fn record_payment_once(
             paid_at: reported.paid_at,
             recorded_at: now,
             source: reported.source.as_str().to_owned(),
-            duplicate: false,
+            duplicate: transition.is_none(),
         },
-    )?;
-    let transition = |conn: &mut AnyConnection, from: OrderStatus, to: OrderStatus| {
-        debug_assert!(from.can_become(to));
-        orders::transition_paid(
+        transition: transition.map(|(from, to)| (from.as_str(), to.as_str())),
+        given_up,
+        timeline: timeline_rows,
+        outbox: outbox_rows(
             conn,
-            &order.id,
-            from.as_str(),
-            to.as_str(),
-            channel,
-            &reported.transaction_id,
-            reported.paid_at,
-        )
+            &order,
+            event,
+            Some((&reported.transaction_id, reported.paid_at)),
+        )?,
     };
-    // What the transition wrote, so the event's order needs no second read.
-    let paid = |order: &mut Order, status: OrderStatus| {
-        order.status = status.as_str().to_owned();
-        order.channel = Some(channel.to_owned());
-        order.transaction_id = Some(reported.transaction_id.clone());
-        order.paid_at = Some(reported.paid_at);
-    };
-    let (outcome, event) = if transition(conn, OrderStatus::WaitPay, OrderStatus::Paid)? {
-        paid(&mut order, OrderStatus::Paid);
-        (
-            PaymentOutcome::Paid {
-                order_id: order.id.clone(),
-            },
-            EventType::OrderPaid,
-        )
-    } else if transition(conn, OrderStatus::Closed, OrderStatus::PaidAfterClose)? {
-        paid(&mut order, OrderStatus::PaidAfterClose);
-        log::warn!(
-            "order {} was paid after it was closed ({})",
-            order.id,
-            reported.transaction_id
-        );
-        (
-            PaymentOutcome::PaidAfterClose {
-                order_id: order.id.clone(),
-            },
-            EventType::PaidAfterClose,
-        )
-    } else {
-        log::warn!(
-            "order {} received a second payment {} (first: {:?})",
-            order.id,
-            reported.transaction_id,
-            order.transaction_id
-        );
-        payments::mark_duplicate(conn, channel, &reported.transaction_id)?;
-        // As the first payment left it.
-        order = orders::find(conn, &order.id)?.ok_or_else(|| {
-            StateError::Db(DbError::Unavailable(
-                "the order vanished mid-transaction".into(),
-            ))
-        })?;
-        (
-            PaymentOutcome::DuplicatePayment {
-                order_id: order.id.clone(),
-            },
-            EventType::DuplicatePayment,
-        )
-    };
-    // Rows are locked in one order everywhere (the order, then its trades), so that a close
-    // and a payment racing each other on Postgres wait for each other instead of deadlocking.
-    channel_trades::mark_paid(conn, channel, &trade.out_trade_no)?;
-    // The shopper may hold the other channels' codes too: those trades close now, so the
-    // order is not paid twice (money that still arrives there is a duplicate payment).
-    let mut effects = Effects::none();
-    for other in channel_trades::open_for_order(conn, &order.id)? {
-        give_up(conn, &other, time::now())?;
-        effects.dead_credentials.push(credentials::key_of(&other));
+    if payment_writes::apply(conn, &writes)? != transition.is_some() {
+        // Cannot happen while the lock holds; if it did, nothing of this is kept.
+        return Err(StateError::Db(DbError::Unavailable(format!(
+            "order {} changed while it was locked",
+            order.id
+        ))));
     }
-    let received = json!({
-        "channel": channel,
-        "source": reported.source.as_str(),
-        "out_trade_no": reported.out_trade_no,
-        "transaction_id": reported.transaction_id,
-        "amount": reported.amount,
-        "paid_at": time::rfc3339(reported.paid_at),
-    });
-    let change = match &outcome {
-        PaymentOutcome::Paid { .. } => Some(("WAIT_PAY", "PAID")),
-        PaymentOutcome::PaidAfterClose { .. } => Some(("CLOSED", "PAID_AFTER_CLOSE")),
-        _ => None,
-    };
-    let then = match change {
-        Some((from, to)) => ("state.changed", json!({"from": from, "to": to})),
-        None => (
-            "payment.duplicate",
-            json!({"transaction_id": reported.transaction_id, "first_transaction_id": order.transaction_id}),
-        ),
-    };
-    timeline::write_all(conn, &order.id, vec![("payment.received", received), then])?;
-    write_event(
-        conn,
-        &order,
-        event,
-        Some((&reported.transaction_id, reported.paid_at)),
-    )?;
     effects.wake_outbox = true;
     effects.stale_orders.push(order.id.clone());
-    effects.transitions.push(match outcome {
-        PaymentOutcome::Paid { .. } => OrderStatus::Paid.as_str(),
-        PaymentOutcome::PaidAfterClose { .. } => OrderStatus::PaidAfterClose.as_str(),
-        _ => "DUPLICATE_PAYMENT",
+    effects.transitions.push(match transition {
+        Some((_, to)) => to.as_str(),
+        None => "DUPLICATE_PAYMENT",
     });
     Ok((outcome, effects))
 }
 
-/// The outbox rows for `event`, in the caller's transaction: the paid notification to the
+/// The outbox rows for `event`, for the caller's transaction: the paid notification to the
 /// order's return_url when money first arrives, and the event to each of the merchant's webhook
 /// endpoints that subscribed to it.
-fn write_event(
+fn outbox_rows(
     conn: &mut AnyConnection,
     order: &Order,
     event: EventType,
     payment: Option<(&str, NaiveDateTime)>,
-) -> Result<(), StateError> {
+) -> Result<Vec<NewWebhookEvent>, StateError> {
     let now = time::now_precise();
     let mut rows = Vec::new();
     if event.is_first_payment() {
@@ -257,8 +268,7 @@ fn write_event(
             Target::Endpoint(endpoint),
         ));
     }
-    webhook_events::insert_all(conn, &rows)?;
-    Ok(())
+    Ok(rows)
 }
 
 /// WAIT_PAY → CLOSED, in one transaction with the `order.closed` event; the order's open
@@ -298,7 +308,8 @@ pub fn close(
                 "the order vanished mid-transaction".into(),
             ))
         })?;
-        write_event(conn, &order, EventType::OrderClosed, None)?;
+        let rows = outbox_rows(conn, &order, EventType::OrderClosed, None)?;
+        webhook_events::insert_all(conn, &rows)?;
         timeline::write(
             conn,
             order_id,

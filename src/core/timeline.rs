@@ -57,18 +57,12 @@ pub fn write(
     order_events::insert(conn, &new_event(order_id, kind, detail))
 }
 
-/// Writes the events (kind, detail) of one change in the caller's transaction, in this order
-/// and in one statement.
-pub fn write_all(
-    conn: &mut AnyConnection,
-    order_id: &str,
-    events: Vec<(&str, Value)>,
-) -> diesel::QueryResult<()> {
-    let rows: Vec<OrderEvent> = events
+/// The rows of the events (kind, detail) of one change, in this order, for the caller to write.
+pub fn rows(order_id: &str, events: Vec<(&str, Value)>) -> Vec<OrderEvent> {
+    events
         .into_iter()
         .map(|(kind, detail)| new_event(order_id, kind, detail))
-        .collect();
-    order_events::insert_all(conn, &rows)
+        .collect()
 }
 
 /// Writes an event on its own; a failure is logged, not returned.

@@ -44,13 +44,3 @@ pub fn for_order(conn: &mut AnyConnection, order_id: &str) -> QueryResult<Vec<Pa
         .select(Payment::as_select())
         .load(conn)
 }
-
-pub fn mark_duplicate(
-    conn: &mut AnyConnection,
-    channel: &str,
-    transaction_id: &str,
-) -> QueryResult<usize> {
-    diesel::update(payments::table.find((channel, transaction_id)))
-        .set(payments::duplicate.eq(true))
-        .execute(conn)
-}
