@@ -10,9 +10,9 @@ use crate::core::effects::Effects;
 use crate::core::timeline;
 use crate::db::channel_trades::{self, ChannelTrade};
 use crate::db::orders::{self, Order};
-use crate::db::payment_writes::{self, GivenUp, PaymentWrites};
+use crate::db::payment_writes::{self, GivenUp, PaymentContext, PaymentWrites};
 use crate::db::payments::{self, Payment};
-use crate::db::webhook_endpoints;
+use crate::db::webhook_endpoints::{self, WebhookEndpoint};
 use crate::db::webhook_events::{self, NewWebhookEvent};
 use crate::db::{self, AnyConnection, DbError};
 use crate::domain::{time, OrderStatus};
@@ -104,11 +104,14 @@ fn record_payment_once(
             return Ok((PaymentOutcome::AlreadyRecorded, Effects::none()));
         }
     }
-    // Locked from here to the commit: what is decided below from its status stays true.
-    let mut order =
-        orders::lock_for_trade(conn, channel, &reported.out_trade_no)?.ok_or_else(|| {
-            StateError::Rejected(format!("unknown out_trade_no {}", reported.out_trade_no))
-        })?;
+    // Locked from here to the commit: what is decided below from what it read stays true.
+    let PaymentContext {
+        mut order,
+        open_trades,
+        endpoints,
+    } = payment_writes::read_locked(conn, channel, &reported.out_trade_no)?.ok_or_else(|| {
+        StateError::Rejected(format!("unknown out_trade_no {}", reported.out_trade_no))
+    })?;
     if reported.amount != order.amount {
         return Err(StateError::Rejected(format!(
             "the amount {} is not the order's amount {}",
@@ -195,7 +198,7 @@ fn record_payment_once(
     // order is not paid twice (money that still arrives there is a duplicate payment).
     let mut effects = Effects::none();
     let mut given_up = Vec::new();
-    for other in channel_trades::open_for_order(conn, &order.id)? {
+    for other in open_trades {
         if other.channel == channel && other.out_trade_no == reported.out_trade_no {
             continue;
         }
@@ -222,11 +225,11 @@ fn record_payment_once(
         given_up,
         timeline: timeline_rows,
         outbox: outbox_rows(
-            conn,
             &order,
             event,
             Some((&reported.transaction_id, reported.paid_at)),
-        )?,
+            &endpoints,
+        ),
     };
     if payment_writes::apply(conn, &writes)? != transition.is_some() {
         // Cannot happen while the lock holds; if it did, nothing of this is kept.
@@ -248,17 +251,16 @@ fn record_payment_once(
 /// order's return_url when money first arrives, and the event to each of the merchant's webhook
 /// endpoints that subscribed to it.
 fn outbox_rows(
-    conn: &mut AnyConnection,
     order: &Order,
     event: EventType,
     payment: Option<(&str, NaiveDateTime)>,
-) -> Result<Vec<NewWebhookEvent>, StateError> {
+    endpoints: &[WebhookEndpoint],
+) -> Vec<NewWebhookEvent> {
     let now = time::now_precise();
     let mut rows = Vec::new();
     if event.is_first_payment() {
         rows.push(new_event(order, event, payment, now, Target::ReturnUrl));
     }
-    let endpoints = webhook_endpoints::live_for_merchant(conn, &order.merchant_id)?;
     for endpoint in endpoints.iter().filter(|e| e.hears(event.as_str())) {
         rows.push(new_event(
             order,
@@ -268,7 +270,7 @@ fn outbox_rows(
             Target::Endpoint(endpoint),
         ));
     }
-    Ok(rows)
+    rows
 }
 
 /// WAIT_PAY → CLOSED, in one transaction with the `order.closed` event; the order's open
@@ -308,7 +310,8 @@ pub fn close(
                 "the order vanished mid-transaction".into(),
             ))
         })?;
-        let rows = outbox_rows(conn, &order, EventType::OrderClosed, None)?;
+        let endpoints = webhook_endpoints::live_for_merchant(conn, &order.merchant_id)?;
+        let rows = outbox_rows(&order, EventType::OrderClosed, None, &endpoints);
         webhook_events::insert_all(conn, &rows)?;
         timeline::write(
             conn,

@@ -1,4 +1,4 @@
-use super::schema::{channel_trades, orders};
+use super::schema::orders;
 use super::AnyConnection;
 use crate::domain::OrderStatus;
 use chrono::NaiveDateTime;
@@ -97,31 +97,6 @@ pub fn find(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<Order>> {
         .select(Order::as_select())
         .first(conn)
         .optional()
-}
-
-/// The order the channel's trade belongs to, locked until the caller's transaction ends: on
-/// Postgres with `FOR NO KEY UPDATE` on the order row only (every transition locks the order
-/// before its trades, so a close racing a payment waits instead of deadlocking); SQLite's write
-/// transaction holds the database's one write lock already.
-pub fn lock_for_trade(
-    conn: &mut AnyConnection,
-    channel: &str,
-    out_trade_no: &str,
-) -> QueryResult<Option<Order>> {
-    let trade_order = channel_trades::table
-        .filter(channel_trades::channel.eq(channel))
-        .filter(channel_trades::out_trade_no.eq(out_trade_no))
-        .select(channel_trades::order_id)
-        .single_value();
-    let query = orders::table.filter(orders::id.nullable().eq(trade_order));
-    match conn {
-        AnyConnection::Postgresql(pg) => query
-            .select(Order::as_select())
-            .for_no_key_update()
-            .first(pg)
-            .optional(),
-        _ => query.select(Order::as_select()).first(conn).optional(),
-    }
 }
 
 /// Moves the order `from` → `to` with the payment's details, only if it is still `from`:

@@ -477,6 +477,73 @@ async fn money_through_one_channel_closes_the_other_and_a_second_payment_is_kept
 }
 
 #[tokio::test]
+async fn each_endpoint_hears_a_payment_once_whatever_trades_the_order_has_open() {
+    // The payment reads the order's open trades and the merchant's endpoints in one statement
+    // (one row per pair): two trades and three endpoints must still make one event each.
+    let app = spawn_app().await;
+    let mut endpoint_ids = Vec::new();
+    for events in [json!(["*"]), json!(["order.paid"]), json!(["order.closed"])] {
+        let response = app
+            .client
+            .post(app.url("/v1/webhook-endpoints"))
+            .bearer_auth(&app.merchant.api_key)
+            .json(&json!({"url": "http://127.0.0.1:9/hook", "events": events}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        let endpoint: Value = response.json().await.unwrap();
+        endpoint_ids.push(endpoint["id"].as_str().unwrap().to_owned());
+    }
+    let order = create(&app, "hooks", Value::Null).await;
+    let order_id = order["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.native("hooks").await.status().as_u16(), 200);
+    let code = qr_code(&app, "hooks").await;
+    assert_eq!(
+        simulate_pay(&app, json!({ "qr_code": code }))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        endpoint_id: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        event_type: String,
+    }
+    use diesel::RunQueryDsl;
+    let mut conn = app.pool.get().unwrap();
+    let mut rows: Vec<(Option<String>, String)> = diesel::sql_query(format!(
+        "SELECT endpoint_id, event_type FROM webhook_events WHERE order_id = '{order_id}'"
+    ))
+    .load::<Row>(&mut **conn)
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.endpoint_id, r.event_type))
+    .collect();
+    rows.sort();
+    let mut expected = vec![
+        (None, "order.paid".to_owned()),
+        (Some(endpoint_ids[0].clone()), "order.paid".to_owned()),
+        (Some(endpoint_ids[1].clone()), "order.paid".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(rows, expected, "the order.closed endpoint hears nothing");
+    let statuses: Vec<(String, String)> = app
+        .trades(&order_id)
+        .into_iter()
+        .map(|t| (t.channel, t.status))
+        .collect();
+    assert!(
+        statuses.contains(&("wechat".into(), "CLOSING".into())),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
 async fn expiry_closes_the_alipay_trade_with_close_then_query() {
     let app = spawn_app().await;
     let order = create(&app, "ali-exp", json!("alipay")).await;
