@@ -1,7 +1,10 @@
 use super::schema::{webhook_attempts, webhook_events};
 use super::AnyConnection;
 use chrono::NaiveDateTime;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, Text, Timestamp};
 
 pub const PENDING: &str = "PENDING";
 pub const DELIVERED: &str = "DELIVERED";
@@ -74,9 +77,9 @@ pub fn insert_all(conn: &mut AnyConnection, events: &[NewWebhookEvent]) -> Query
     }
 }
 
-/// Leases up to `limit` due events to `owner` until `lease_until`; call it inside a write
-/// transaction. On Postgres the candidates are locked with `FOR UPDATE SKIP LOCKED`, so
-/// instances claiming at once take different events; SQLite has one writer.
+/// Leases up to `limit` due events to `owner` until `lease_until`, oldest first; call it inside
+/// a write transaction. On Postgres the candidates are locked with `FOR UPDATE SKIP LOCKED`, so
+/// instances claiming at once take different events (`DueByMerchant`); SQLite has one writer.
 /// Events of the merchants in `passed_over` (at their limit of sends under way) are left for
 /// a later claim.
 pub fn claim_due(
@@ -97,7 +100,12 @@ pub fn claim_due(
         .limit(limit)
         .select(id);
     let ids: Vec<String> = if let AnyConnection::Postgresql(pg) = conn {
-        due.for_update().skip_locked().load(pg)?
+        DueByMerchant {
+            now,
+            limit,
+            passed_over,
+        }
+        .load(pg)?
     } else {
         due.load(conn)?
     };
@@ -113,6 +121,68 @@ pub fn claim_due(
         .order(next_attempt_at.asc())
         .select(WebhookEvent::as_select())
         .load(conn)
+}
+
+/// Postgres's claim: the oldest due events of the merchants not passed over, read merchant by
+/// merchant. Read in one sweep of the due index, a claim passing over a merchant had to read
+/// past all of that merchant's due events to find another's (67 ms a claim with one merchant
+/// 75,000 events behind; deliveries fell to a few hundred a second). Here the merchants with
+/// pending events are found by a skip scan (one index probe each), and of each merchant taken
+/// the first `limit` due events, through `webhook_events_pending_by_merchant`.
+struct DueByMerchant<'a> {
+    now: NaiveDateTime,
+    limit: i64,
+    passed_over: &'a [String],
+}
+
+/// No static id: the statement is kept by its text, which holds the limit.
+impl QueryId for DueByMerchant<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for DueByMerchant<'_> {
+    type SqlType = Text;
+}
+
+impl RunQueryDsl<diesel::pg::PgConnection> for DueByMerchant<'_> {}
+
+impl QueryFragment<Pg> for DueByMerchant<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        // 'PENDING' is written, not bound, so that the partial index fits every plan.
+        out.push_sql(
+            "WITH RECURSIVE merchants (id) AS (\
+               SELECT min(merchant_id) FROM webhook_events WHERE status = 'PENDING' \
+               UNION ALL \
+               SELECT (SELECT min(e.merchant_id) FROM webhook_events e \
+                       WHERE e.status = 'PENDING' AND e.merchant_id > m.id) \
+               FROM merchants m WHERE m.id IS NOT NULL) \
+             SELECT id FROM webhook_events WHERE id = ANY(ARRAY(\
+               SELECT d.id FROM merchants m CROSS JOIN LATERAL (\
+                 SELECT e.id, e.next_attempt_at FROM webhook_events e \
+                 WHERE e.status = 'PENDING' AND e.merchant_id = m.id AND e.next_attempt_at <= ",
+        );
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(" AND (e.locked_until IS NULL OR e.locked_until < ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        // The limit is written too: bound, a kept plan guesses thousands of rows a merchant,
+        // and the guessed cost set off JIT compilation (30–50 ms) on every claim.
+        out.push_sql(&format!(
+            ") ORDER BY e.next_attempt_at LIMIT {}",
+            self.limit
+        ));
+        out.push_sql(") d WHERE m.id IS NOT NULL AND m.id <> ALL(");
+        out.push_bind_param::<Array<Text>, _>(self.passed_over)?;
+        out.push_sql(&format!(
+            ") ORDER BY d.next_attempt_at LIMIT {}",
+            self.limit
+        ));
+        // Taken again under the lock: another claim may have leased one since.
+        out.push_sql(")) AND status = 'PENDING' AND (locked_until IS NULL OR locked_until < ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(") ORDER BY next_attempt_at FOR UPDATE SKIP LOCKED");
+        Ok(())
+    }
 }
 
 /// Gives back an event `owner` claimed but did not send, due again at `due_at` (no attempt is
