@@ -6,6 +6,7 @@
 #
 #   bench/run.sh            # 10 s per scenario, at 64 and at 256 connections, 2 wrk threads
 #   bench/run.sh --short    # 1 s, 16 connections: proves it works (CI runs this; no thresholds)
+#   BENCH_KEEP=1 bench/run.sh   # keeps the services' logs and lists (its directory is printed)
 #
 # Writes are also measured against their ceiling on this machine: `pgbench -N` (the simple
 # single-row update transaction) on the same Postgres, in the same run, in its own database.
@@ -31,7 +32,7 @@ python3 -c 'import cryptography' 2>/dev/null || pip install --quiet cryptography
 
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; [ -n "${BENCH_KEEP:-}" ] && echo "bench: kept $WORK" >&2 || rm -rf "$WORK"; }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
