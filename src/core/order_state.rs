@@ -1,7 +1,8 @@
 //! The order state machine: every change of an order's state, whichever door it came in by
 //! (notify, active query, close, expiry), goes through here, in one database transaction
 //! with the outbox row that tells the merchant. Races are settled by the database: the
-//! payment's primary key and conditional updates on the current status.
+//! order's row lock (a payment takes it with its first read, so what it decides from the order
+//! holds until its commit), the payment's primary key and conditional updates on the status.
 
 use crate::channel::{ChannelId, ReportedPayment};
 use crate::core::attempts::{close_at, give_up};
