@@ -52,10 +52,10 @@ pub struct NewOrder {
     pub livemode: bool,
 }
 
-/// Inserts one order. A unique violation (the merchant's order id is taken) comes back as
-/// `DatabaseErrorKind::UniqueViolation` on both backends; the caller decides what it means.
-/// Inserts the order and answers it as stored: on Postgres in one round trip (`RETURNING`,
+/// Inserts one order and answers it as stored: on Postgres in one round trip (`RETURNING`,
 /// which the multi-backend connection does not offer); SQLite is in-process and reads it back.
+/// A unique violation (the merchant's order id is taken) comes back as
+/// `DatabaseErrorKind::UniqueViolation` on both backends; the caller decides what it means.
 pub fn insert(conn: &mut AnyConnection, order: &NewOrder) -> QueryResult<Order> {
     let insert = diesel::insert_into(orders::table).values(order);
     match conn {

@@ -91,14 +91,6 @@ pub fn claim_due(
     passed_over: &[String],
 ) -> QueryResult<Vec<WebhookEvent>> {
     use super::schema::webhook_events::dsl::*;
-    let due = webhook_events
-        .filter(status.eq(PENDING))
-        .filter(next_attempt_at.le(now))
-        .filter(locked_until.is_null().or(locked_until.lt(now)))
-        .filter(merchant_id.ne_all(passed_over))
-        .order(next_attempt_at.asc())
-        .limit(limit)
-        .select(id);
     let ids: Vec<String> = if let AnyConnection::Postgresql(pg) = conn {
         DueByMerchant {
             now,
@@ -107,7 +99,15 @@ pub fn claim_due(
         }
         .load(pg)?
     } else {
-        due.load(conn)?
+        webhook_events
+            .filter(status.eq(PENDING))
+            .filter(next_attempt_at.le(now))
+            .filter(locked_until.is_null().or(locked_until.lt(now)))
+            .filter(merchant_id.ne_all(passed_over))
+            .order(next_attempt_at.asc())
+            .limit(limit)
+            .select(id)
+            .load(conn)?
     };
     if ids.is_empty() {
         return Ok(Vec::new());

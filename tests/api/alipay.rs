@@ -93,6 +93,14 @@ async fn post_notify(app: &TestApp, body: String) -> String {
     response.text().await.unwrap()
 }
 
+/// The order's trades as (channel, status).
+fn trade_statuses(app: &TestApp, order_id: &str) -> Vec<(String, String)> {
+    app.trades(order_id)
+        .into_iter()
+        .map(|t| (t.channel, t.status))
+        .collect()
+}
+
 fn payloads(app: &TestApp, order_id: &str) -> Vec<Value> {
     #[derive(diesel::QueryableByName)]
     struct Row {
@@ -425,11 +433,7 @@ async fn money_through_one_channel_closes_the_other_and_a_second_payment_is_kept
         (paid["status"].as_str(), paid["channel"].as_str()),
         (Some("PAID"), Some("alipay"))
     );
-    let statuses: Vec<(String, String)> = app
-        .trades(&order_id)
-        .into_iter()
-        .map(|t| (t.channel, t.status))
-        .collect();
+    let statuses = trade_statuses(&app, &order_id);
     assert!(
         statuses.contains(&("wechat".into(), "CLOSING".into())),
         "{statuses:?}"
@@ -532,11 +536,7 @@ async fn each_endpoint_hears_a_payment_once_whatever_trades_the_order_has_open()
     ];
     expected.sort();
     assert_eq!(rows, expected, "the order.closed endpoint hears nothing");
-    let statuses: Vec<(String, String)> = app
-        .trades(&order_id)
-        .into_iter()
-        .map(|t| (t.channel, t.status))
-        .collect();
+    let statuses = trade_statuses(&app, &order_id);
     assert!(
         statuses.contains(&("wechat".into(), "CLOSING".into())),
         "{statuses:?}"
