@@ -8,9 +8,11 @@ use actix_web::{web, FromRequest, HttpRequest};
 use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
+use std::sync::Arc;
 
 /// The merchant whose key is in `Authorization: Bearer <api_key>`; any other request is 401.
-pub struct AuthenticatedMerchant(pub MerchantProfile);
+/// Shared with the kept copy (`snapshots`): a request does not copy the merchant.
+pub struct AuthenticatedMerchant(pub Arc<MerchantProfile>);
 
 impl Deref for AuthenticatedMerchant {
     type Target = MerchantProfile;

@@ -449,6 +449,32 @@ pub struct QrCode {
     pub expires_at: NaiveDateTime,
 }
 
+/// What `qr_code` would hand out without a call, a claim or the cache: the order's open QR
+/// trade at `channel`, read with the order, while the order can be paid there and the code is
+/// fresh. `None` whenever anything else is the case: then `qr_code` decides.
+pub fn open_qr_code(
+    state: &AppState,
+    order: &Order,
+    channel: ChannelId,
+    open: Option<&ChannelTrade>,
+    now: NaiveDateTime,
+) -> Option<QrCode> {
+    let open = open.filter(|t| {
+        t.status == channel_trades::OPEN
+            && t.order_id == order.id
+            && t.product == Product::Qr.as_str()
+            && t.params.is_none()
+    })?;
+    ensure_payable(order, now).ok()?;
+    ensure_channel_allowed(state, order, channel).ok()?;
+    let credential = Credential::of(open).filter(|c| c.is_fresh(now))?;
+    Some(QrCode {
+        channel,
+        code: credential.pay_url?,
+        expires_at: credential.expires_at,
+    })
+}
+
 pub async fn qr_code(
     state: &AppState,
     order: &Order,

@@ -175,10 +175,22 @@ pub async fn view(state: &Arc<AppState>, token: &str) -> Result<Arc<OrderSnapsho
         .await
 }
 
+/// One query when the order's WeChat QR trade is open and fresh (every refresh of a kept view
+/// but the first): the order and its trade together, no cache, no second read.
 async fn read_view(state: &AppState, token: &str) -> Result<Arc<OrderSnapshot>, CoreError> {
     let read_at = std::time::Instant::now();
-    let order = find_order(state, token).await?;
-    let code = code_for(state, &order, ChannelId::Wechat).await?;
+    let channel = ChannelId::Wechat;
+    let owned_token = token.to_owned();
+    let (order, open) = db::run(&state.pool, move |conn| {
+        db::orders::find_by_checkout_token_with_open_trade(conn, &owned_token, channel.as_str())
+            .map_err(CoreError::from)
+    })
+    .await?
+    .ok_or_else(unknown_token)?;
+    let code = match attempts::open_qr_code(state, &order, channel, open.as_ref(), time::now()) {
+        Some(code) => Some(code),
+        None => code_for(state, &order, channel).await?,
+    };
     Ok(keep(state, order, code, read_at))
 }
 
@@ -221,8 +233,13 @@ async fn read_native_view(
     merchant_order_id: &str,
 ) -> Result<Arc<OrderSnapshot>, CoreError> {
     let read_at = std::time::Instant::now();
-    let order = orders::get(&state.pool, merchant, merchant_order_id).await?;
-    let code = attempts::qr_code(state, &order, ChannelId::Wechat, Switch::Supersede).await?;
+    let channel = ChannelId::Wechat;
+    let (order, open) =
+        orders::get_with_open_trade(&state.pool, merchant, merchant_order_id, channel).await?;
+    let code = match attempts::open_qr_code(state, &order, channel, open.as_ref(), time::now()) {
+        Some(code) => code,
+        None => attempts::qr_code(state, &order, channel, Switch::Supersede).await?,
+    };
     Ok(keep(state, order, Some(code), read_at))
 }
 

@@ -110,7 +110,7 @@ pub async fn authenticate(
     };
     let remembered_as = format!("legacy:{}", password_hash(user_id, password));
     if let Some(kept) = snapshots.merchant(&remembered_as) {
-        return Ok(kept.value);
+        return Ok(MerchantProfile::clone(&kept.value));
     }
     let (user_id, password) = (user_id.to_owned(), password.to_owned());
     let merchant = db::run(pool, move |conn| {
@@ -125,7 +125,7 @@ pub async fn authenticate(
             .ok_or(LegacyAuthError::Refused(Refusal::UnknownUser))
     })
     .await?;
-    snapshots.remember_merchant(&remembered_as, &merchant);
+    snapshots.remember_merchant(&remembered_as, &std::sync::Arc::new(merchant.clone()));
     Ok(merchant)
 }
 

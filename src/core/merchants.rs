@@ -133,7 +133,7 @@ pub async fn authenticate(
     pool: &DbPool,
     snapshots: &Arc<AppSnapshots>,
     presented: ApiKey,
-) -> Result<MerchantProfile, CoreError> {
+) -> Result<Arc<MerchantProfile>, CoreError> {
     let hash = presented.hash();
     if let Some(kept) = snapshots.merchant(&hash) {
         return Ok(kept.serve(|| {
@@ -158,13 +158,13 @@ async fn read_by_key(
     pool: &DbPool,
     snapshots: &AppSnapshots,
     hash: String,
-) -> Result<MerchantProfile, CoreError> {
+) -> Result<Arc<MerchantProfile>, CoreError> {
     let key_hash = hash.clone();
     let row = db::run(pool, move |conn| {
         merchants::find_by_api_key_hash(conn, &hash).map_err(CoreError::from)
     })
     .await?;
-    let merchant = row.map(merchants::Merchant::profile).ok_or_else(|| {
+    let merchant = row.map(|m| Arc::new(m.profile())).ok_or_else(|| {
         CoreError::Unauthorized("the API key in the Authorization header is not valid".into())
     })?;
     snapshots.remember_merchant(&key_hash, &merchant);

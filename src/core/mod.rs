@@ -21,5 +21,7 @@ pub use error::CoreError;
 pub use state::AppState;
 
 /// The application's order views and merchants, kept a moment (`snapshots`).
-pub type AppSnapshots =
-    snapshots::Snapshots<std::sync::Arc<checkout::OrderSnapshot>, merchants::MerchantProfile>;
+pub type AppSnapshots = snapshots::Snapshots<
+    std::sync::Arc<checkout::OrderSnapshot>,
+    std::sync::Arc<merchants::MerchantProfile>,
+>;

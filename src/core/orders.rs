@@ -1,5 +1,6 @@
 use crate::core::merchants::MerchantProfile;
 use crate::core::CoreError;
+use crate::db::channel_trades::ChannelTrade;
 use crate::db::{self, orders, AnyConnection, DbError, DbPool};
 use crate::domain::time::{self, serde_rfc3339};
 use crate::domain::{
@@ -230,6 +231,29 @@ pub async fn get(
     db::run(pool, move |conn| find(conn, &merchant_id, id.as_str()))
         .await?
         .ok_or_else(CoreError::order_not_found)
+}
+
+/// The merchant's order with its open trade at `channel` (one query), or 404 like `get`.
+pub async fn get_with_open_trade(
+    pool: &DbPool,
+    merchant: &MerchantProfile,
+    merchant_order_id: &str,
+    channel: ChannelId,
+) -> Result<(orders::Order, Option<ChannelTrade>), CoreError> {
+    let id = MerchantOrderId::parse_str("merchant_order_id", merchant_order_id)
+        .map_err(|_| CoreError::order_not_found())?;
+    let merchant_id = merchant.id.clone();
+    db::run(pool, move |conn| {
+        orders::find_by_merchant_order_id_with_open_trade(
+            conn,
+            &merchant_id,
+            id.as_str(),
+            channel.as_str(),
+        )
+        .map_err(CoreError::from)
+    })
+    .await?
+    .ok_or_else(CoreError::order_not_found)
 }
 
 /// The order object of the API.

@@ -58,13 +58,6 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
         }
         map.insert(key, value);
     }
-
-    fn remove<Q: Hash + Eq + ?Sized>(&self, key: &Q)
-    where
-        K: Borrow<Q>,
-    {
-        self.0.lock().expect("snapshot lock").remove(key);
-    }
 }
 
 /// The keys an order's view is found by.
@@ -78,17 +71,45 @@ pub struct OrderKeys<'a> {
 
 /// Order views (`O`) and merchants (`M`), each kept a moment.
 pub struct Snapshots<O, M> {
-    /// checkout token → order id (never changes)
-    token_to_order: Map<String, String>,
-    /// (merchant id, merchant order id) → order id (never changes)
-    merchant_order_to_order: Map<(String, String), String>,
-    orders: Map<String, Expiring<O>>,
+    /// Behind one lock: a checkout is one lookup through two maps, made without copying a key.
+    orders: Mutex<OrderViews<O>>,
     /// API key hash → merchant
     merchants: Map<String, Expiring<M>>,
-    /// order id → when this process last changed it: a view read before that is not kept
-    changed: Map<String, Instant>,
     /// Reads of views and merchants under way.
     pub flights: Flights,
+}
+
+struct OrderViews<O> {
+    /// checkout token → order id (never changes)
+    by_token: HashMap<String, String>,
+    /// merchant id → merchant order id → order id (never changes); nested so that a lookup
+    /// borrows both ids instead of building a key.
+    by_merchant_order: HashMap<String, HashMap<String, String>>,
+    /// How many merchant order ids `by_merchant_order` holds, all merchants together.
+    merchant_orders: usize,
+    views: HashMap<String, Expiring<O>>,
+    /// order id → when this process last changed it: a view read before that is not kept
+    changed: HashMap<String, Instant>,
+}
+
+impl<O> OrderViews<O> {
+    fn new() -> Self {
+        OrderViews {
+            by_token: HashMap::new(),
+            by_merchant_order: HashMap::new(),
+            merchant_orders: 0,
+            views: HashMap::new(),
+            changed: HashMap::new(),
+        }
+    }
+}
+
+/// Inserts, starting the map afresh past `MAX_ENTRIES`.
+fn bounded_insert<K: Eq + Hash, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() >= MAX_ENTRIES {
+        map.clear();
+    }
+    map.insert(key, value);
 }
 
 /// A kept value, and the claim to refresh it when it is old enough and nobody else is.
@@ -207,11 +228,8 @@ fn fresh<T: Clone>(entry: Option<Expiring<T>>, ttl: Duration) -> Option<(T, Dura
 impl<O: Clone, M: Clone> Default for Snapshots<O, M> {
     fn default() -> Self {
         Snapshots {
-            token_to_order: Map::new(),
-            merchant_order_to_order: Map::new(),
-            orders: Map::new(),
+            orders: Mutex::new(OrderViews::new()),
             merchants: Map::new(),
-            changed: Map::new(),
             flights: Flights::default(),
         }
     }
@@ -233,41 +251,66 @@ impl<O: Clone, M: Clone> Snapshots<O, M> {
         Some(Kept { value, refresh })
     }
 
-    fn order(&self, order_id: &str) -> Option<Kept<O>> {
-        let found = fresh(self.orders.get(order_id), ORDER_TTL);
-        self.kept(found, || format!("order:{order_id}"))
+    fn views(&self) -> std::sync::MutexGuard<'_, OrderViews<O>> {
+        self.orders.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The kept view of the order `order_id` finds, if fresh, with the claim to refresh it.
+    fn order(&self, order_id: impl FnOnce(&OrderViews<O>) -> Option<&String>) -> Option<Kept<O>> {
+        let (found, id) = {
+            let views = self.views();
+            let id = order_id(&views)?;
+            let found = fresh(views.views.get(id).cloned(), ORDER_TTL)?;
+            // The id is copied only when the view is due for its refresh.
+            let id = (found.1 >= REFRESH_AFTER).then(|| id.clone());
+            (found, id)
+        };
+        self.kept(Some(found), || format!("order:{}", id.unwrap_or_default()))
     }
 
     pub fn by_token(&self, token: &str) -> Option<Kept<O>> {
-        self.order(&self.token_to_order.get(token)?)
+        self.order(|views| views.by_token.get(token))
     }
 
     pub fn by_merchant_order(&self, merchant_id: &str, merchant_order_id: &str) -> Option<Kept<O>> {
-        let key = (merchant_id.to_owned(), merchant_order_id.to_owned());
-        self.order(&self.merchant_order_to_order.get(&key)?)
+        self.order(|views| {
+            views
+                .by_merchant_order
+                .get(merchant_id)?
+                .get(merchant_order_id)
+        })
     }
 
     /// Keeps `view`, read from the stores at `read_at` (taken before the read began): its age
     /// counts from then, and a view read before this process's last change of the order is
     /// dropped.
     pub fn remember(&self, keys: OrderKeys<'_>, view: O, read_at: Instant) {
-        if self
+        let mut views = self.views();
+        if views
             .changed
             .get(keys.order_id)
-            .is_some_and(|changed| changed >= read_at)
+            .is_some_and(|changed| *changed >= read_at)
         {
             return;
         }
-        self.token_to_order
-            .insert(keys.checkout_token.to_owned(), keys.order_id.to_owned());
-        self.merchant_order_to_order.insert(
-            (
-                keys.merchant_id.to_owned(),
-                keys.merchant_order_id.to_owned(),
-            ),
+        bounded_insert(
+            &mut views.by_token,
+            keys.checkout_token.to_owned(),
             keys.order_id.to_owned(),
         );
-        self.orders.insert(
+        if views.merchant_orders >= MAX_ENTRIES {
+            views.by_merchant_order.clear();
+            views.merchant_orders = 0;
+        }
+        let added = views
+            .by_merchant_order
+            .entry(keys.merchant_id.to_owned())
+            .or_default()
+            .insert(keys.merchant_order_id.to_owned(), keys.order_id.to_owned())
+            .is_none();
+        views.merchant_orders += usize::from(added);
+        bounded_insert(
+            &mut views.views,
             keys.order_id.to_owned(),
             Expiring {
                 value: view,
@@ -278,8 +321,9 @@ impl<O: Clone, M: Clone> Snapshots<O, M> {
 
     /// The order changed here: the next read goes to the stores.
     pub fn forget_order(&self, order_id: &str) {
-        self.changed.insert(order_id.to_owned(), Instant::now());
-        self.orders.remove(order_id);
+        let mut views = self.views();
+        bounded_insert(&mut views.changed, order_id.to_owned(), Instant::now());
+        views.views.remove(order_id);
     }
 
     pub fn merchant(&self, api_key_hash: &str) -> Option<Kept<M>> {

@@ -1,4 +1,5 @@
-use super::schema::orders;
+use super::channel_trades::{ChannelTrade, IsOpen};
+use super::schema::{channel_trades, orders};
 use super::AnyConnection;
 use crate::domain::OrderStatus;
 use chrono::NaiveDateTime;
@@ -87,6 +88,48 @@ pub fn find_by_checkout_token(conn: &mut AnyConnection, token: &str) -> QueryRes
     orders::table
         .filter(orders::checkout_token.eq(token))
         .select(Order::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The order a checkout token opens, with its open trade at `channel`, in one query: what the
+/// checkout's kept view is read (and refreshed twice a second) from.
+pub fn find_by_checkout_token_with_open_trade(
+    conn: &mut AnyConnection,
+    token: &str,
+    channel: &str,
+) -> QueryResult<Option<(Order, Option<ChannelTrade>)>> {
+    orders::table
+        .left_join(
+            channel_trades::table.on(channel_trades::order_id
+                .eq(orders::id)
+                .and(channel_trades::channel.eq(channel))
+                .and(IsOpen)),
+        )
+        .filter(orders::checkout_token.eq(token))
+        .select((Order::as_select(), Option::<ChannelTrade>::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// The merchant's order with its open trade at `channel`, in one query (the native call's kept
+/// view, like the checkout's).
+pub fn find_by_merchant_order_id_with_open_trade(
+    conn: &mut AnyConnection,
+    merchant_id: &str,
+    merchant_order_id: &str,
+    channel: &str,
+) -> QueryResult<Option<(Order, Option<ChannelTrade>)>> {
+    orders::table
+        .left_join(
+            channel_trades::table.on(channel_trades::order_id
+                .eq(orders::id)
+                .and(channel_trades::channel.eq(channel))
+                .and(IsOpen)),
+        )
+        .filter(orders::merchant_id.eq(merchant_id))
+        .filter(orders::merchant_order_id.eq(merchant_order_id))
+        .select((Order::as_select(), Option::<ChannelTrade>::as_select()))
         .first(conn)
         .optional()
 }

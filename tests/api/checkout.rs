@@ -1,5 +1,6 @@
-use crate::helpers::{error_of, spawn_app};
+use crate::helpers::{error_of, eventually, spawn_app};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 #[tokio::test]
 async fn the_storefront_reads_the_order_by_token_alone() {
@@ -136,4 +137,41 @@ async fn an_expired_order_shows_no_code_url() {
         .await
         .unwrap();
     assert_eq!(view["code_url"], Value::Null);
+}
+
+/// Read from the database whenever it is refreshed (twice a second), the kept view hands out
+/// what is stored with the order's open trade, never an older copy: here another instance
+/// renewed the code, then the order was paid there.
+#[tokio::test]
+async fn a_kept_view_follows_the_stored_order_and_trade_within_a_second() {
+    let app = spawn_app().await;
+    let order = app.create_order("kept-1").await;
+    let (id, token) = (
+        order["id"].as_str().unwrap(),
+        order["checkout_token"].as_str().unwrap(),
+    );
+    let first: Value = app.checkout(token).await.json().await.unwrap();
+    assert!(first["code_url"].as_str().unwrap().starts_with("weixin://"));
+
+    let renewed = "weixin://wxpay/bizpayurl?pr=Renewed";
+    app.execute(&format!(
+        "UPDATE channel_trades SET pay_url = '{renewed}' WHERE order_id = '{id}'"
+    ));
+    let seen = eventually(Duration::from_secs(3), || async {
+        let view: Value = app.checkout(token).await.json().await.unwrap();
+        (view["code_url"] == renewed).then_some(view)
+    })
+    .await;
+    assert!(seen.is_some(), "the stored code replaces the kept one");
+
+    app.update_order("kept-1", "PAID", None);
+    let paid = eventually(Duration::from_secs(3), || async {
+        let view: Value = app.checkout(token).await.json().await.unwrap();
+        (view["status"] == "PAID").then_some(view)
+    })
+    .await
+    .expect("the payment shows within the view's second");
+    assert_eq!(paid["code_url"], Value::Null, "nothing left to pay");
+    let trade = app.sandbox_trade(id).await;
+    assert_eq!(trade["unifiedorder_calls"], 1, "no channel call to refresh");
 }

@@ -1,5 +1,6 @@
-use crate::helpers::{create_merchant, error_of, spawn_app, spawn_app_with};
+use crate::helpers::{create_merchant, error_of, eventually, spawn_app, spawn_app_with};
 use serde_json::Value;
+use std::time::Duration;
 
 #[tokio::test]
 async fn native_opens_one_trade_and_repeats_its_code_url() {
@@ -172,4 +173,34 @@ async fn another_merchants_order_cannot_be_paid_through_native() {
     assert_eq!(code, "not_found");
     let (code, _) = error_of(app.native_as("sk_wrong", "mine-native").await, 401).await;
     assert_eq!(code, "unauthorized");
+}
+
+/// The native call's kept view is refreshed from the order and its open trade: a trade given
+/// up elsewhere (another instance switched the order to another product) is not handed out
+/// again; the next refresh opens a new one.
+#[tokio::test]
+async fn a_kept_native_view_never_hands_out_a_trade_given_up_elsewhere() {
+    let app = spawn_app().await;
+    let order = app.create_order("native-kept").await;
+    let order_id = order["id"].as_str().unwrap();
+    let first: Value = app.native("native-kept").await.json().await.unwrap();
+    let old = first["code_url"].as_str().unwrap().to_owned();
+
+    app.execute(&format!(
+        "UPDATE channel_trades SET status = 'CLOSING' WHERE order_id = '{order_id}'"
+    ));
+    let renewed = eventually(Duration::from_secs(3), || async {
+        let body: Value = app.native("native-kept").await.json().await.unwrap();
+        let code = body["code_url"].as_str().unwrap().to_owned();
+        (code != old).then_some(code)
+    })
+    .await
+    .expect("a new code within the view's second");
+    let open: Vec<_> = app
+        .trades(order_id)
+        .into_iter()
+        .filter(|t| t.status == "OPEN")
+        .collect();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].pay_url.as_deref(), Some(renewed.as_str()));
 }
