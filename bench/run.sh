@@ -4,7 +4,8 @@
 # a ratio to /healthz of the same binary, webhook deliveries/s, per-merchant fairness (one
 # merchant's hanging endpoint against another's paid webhook) and peak RSS.
 #
-#   bench/run.sh            # 10 s per scenario, at 64 and at 256 connections, 2 wrk threads
+#   bench/run.sh            # 10 s per scenario (the reads: 3 rounds of 5 s taken in turn), at
+#                           # 64 and at 256 connections, 2 wrk threads
 #   bench/run.sh --short    # 1 s, 16 connections: proves it works (CI runs this; no thresholds)
 #   BENCH_KEEP=1 bench/run.sh   # keeps the services' logs and lists (its directory is printed)
 #
@@ -17,8 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=$PWD/bench
 
-DURATION=10s LOADS="64 256" THREADS=2 WARM_ORDERS=100 LIST_ORDERS=1000000 PGBENCH_CLIENTS=32
-if [ "${1:-}" = "--short" ]; then DURATION=1s LOADS=16 THREADS=1 WARM_ORDERS=20 LIST_ORDERS=10000 PGBENCH_CLIENTS=8; fi
+DURATION=10s LOADS="64 256" THREADS=2 WARM_ORDERS=100 LIST_ORDERS=1000000 PGBENCH_CLIENTS=32 ROUNDS=3 READ_DURATION=5s
+if [ "${1:-}" = "--short" ]; then DURATION=1s LOADS=16 THREADS=1 WARM_ORDERS=20 LIST_ORDERS=10000 PGBENCH_CLIENTS=8 ROUNDS=1 READ_DURATION=1s; fi
 LOADS=${BENCH_LOADS:-$LOADS}
 CONNECTIONS=${LOADS##* }   # the list and the webhook rows run at the last (highest) load
 PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -67,24 +68,76 @@ metric() { curl -s "$BASE/metrics" | awk -v m="$1" 'index($0, m) == 1 {print $2;
 
 declare -A RPS P99
 ROWS=()
-# bench BACKEND NAME [wrk args…]: one scenario, one table row.
-bench() {
-    local backend=$1 name=$2; shift 2
-    local out
+# measure [wrk args…]: one wrk run at $CONNECTIONS; prints "req/s p50_ms p99_ms errors detail".
+measure() {
     # Scenario scripts load report.lua themselves (wrk takes one script); plain URLs use it.
     local script=()
     case " $* " in *" -s "*) ;; *) script=(-s "$BENCH/report.lua") ;; esac
-    out=$(BENCH=$BENCH wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "${script[@]}" "$@" | tail -1)
-    local rps p50 p99 errors
-    read -r rps p50 p99 errors < <(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("%.0f %.2f %.2f %d" % (r["requests"]/(r["duration_us"]/1e6), r["p50_us"]/1000, r["p99_us"]/1000, r["errors"]))' "$out")
+    local out
+    out=$(BENCH=$BENCH wrk -t"$THREADS" -c"$CONNECTIONS" -d"${RUN_DURATION:-$DURATION}" "${script[@]}" "$@" | tail -1)
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("%.0f %.2f %.2f %d %s" % (r["requests"]/(r["duration_us"]/1e6), r["p50_us"]/1000, r["p99_us"]/1000, r["errors"], r["detail"]))' "$out"
+}
+
+# row BACKEND NAME RPS P50 P99 ERRORS DETAIL [RATIO P99_RATIO]: one table row; the ratios to
+# /healthz at the same load are computed here unless given.
+row() {
+    local backend=$1 name=$2 rps=$3 p50=$4 p99=$5 errors=$6 detail=$7 ratio=${8:-} p99_ratio=${9:-}
     RPS[$backend.$CONNECTIONS.$name]=$rps
     P99[$backend.$CONNECTIONS.$name]=$p99
     if [ "$errors" != 0 ]; then
-        ROWS+=("$(printf '%-9s %5s %-22s errors: %s' "$backend" "$CONNECTIONS" "$name" "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["detail"])' "$out")")")
+        ROWS+=("$(printf '%-9s %5s %-22s errors: %s' "$backend" "$CONNECTIONS" "$name" "$detail")")
     fi
     local base=${RPS[$backend.$CONNECTIONS.healthz]:-$rps} base_p99=${P99[$backend.$CONNECTIONS.healthz]:-$p99}
-    ROWS+=("$(printf '%-9s %5s %-22s %9s %8s %8s %7s %8s %8s' "$backend" "$CONNECTIONS" "$name" "$rps" "$p50" "$p99" "$errors" \
-        "$(python3 -c "print('%.2f' % ($rps/$base))")" "$(python3 -c "print('%.1f' % ($p99/$base_p99))")")")
+    [ -n "$ratio" ] || ratio=$(python3 -c "print('%.2f' % ($rps/$base))")
+    [ -n "$p99_ratio" ] || p99_ratio=$(python3 -c "print('%.1f' % ($p99/$base_p99))")
+    ROWS+=("$(printf '%-9s %5s %-22s %9s %8s %8s %7s %8s %8s' "$backend" "$CONNECTIONS" "$name" "$rps" "$p50" "$p99" "$errors" "$ratio" "$p99_ratio")")
+}
+
+# bench BACKEND NAME [wrk args…]: one scenario, one run, one table row.
+bench() {
+    local backend=$1 name=$2; shift 2
+    local rps p50 p99 errors detail
+    read -r rps p50 p99 errors detail < <(measure "$@")
+    row "$backend" "$name" "$rps" "$p50" "$p99" "$errors" "$detail"
+}
+
+# reads BACKEND: /healthz, the checkout and the native call, taken in turn for $ROUNDS rounds
+# of $READ_DURATION.
+# This machine's speed drifts by ±10% within a minute (a shared host): a ratio is only
+# meaningful between runs side by side. Each row shows the median round (by req/s), and its
+# ratios are the medians of the rounds' own ratios to that round's /healthz.
+reads() {
+    local backend=$1 round name
+    local -a names=(healthz "checkout (cached)" "native (cached)")
+    local -A runs=()
+    for round in $(seq 1 "$ROUNDS"); do
+        runs[$round.0]=$(RUN_DURATION=$READ_DURATION measure "$BASE/healthz")
+        runs[$round.1]=$(RUN_DURATION=$READ_DURATION LIST=$WORK/tokens PATH_TEMPLATE=/v1/checkout/TOKEN measure "$BASE" -s "$BENCH/get_tokens.lua")
+        runs[$round.2]=$(RUN_DURATION=$READ_DURATION LIST=$WORK/ids API_KEY=$KEY measure "$BASE" -s "$BENCH/native.lua")
+    done
+    local i
+    for i in 0 1 2; do
+        local lines=() base=()
+        for round in $(seq 1 "$ROUNDS"); do
+            lines+=("${runs[$round.$i]}")
+            base+=("${runs[$round.0]}")
+        done
+        local rps p50 p99 errors detail ratio p99_ratio
+        read -r rps p50 p99 errors detail ratio p99_ratio < <(python3 - "${#lines[@]}" "${lines[@]}" "${base[@]}" <<'PY'
+import statistics, sys
+n = int(sys.argv[1])
+runs = [line.split(" ", 4) for line in sys.argv[2:2 + n]]
+base = [line.split(" ", 4) for line in sys.argv[2 + n:]]
+median_run = sorted(runs, key=lambda r: float(r[0]))[(n - 1) // 2]
+ratio = statistics.median(float(r[0]) / float(b[0]) for r, b in zip(runs, base))
+p99_ratio = statistics.median(float(r[2]) / float(b[2]) for r, b in zip(runs, base))
+errors = sum(int(r[3]) for r in runs)
+detail = median_run[4].replace(" ", "_") if errors else "-"
+print(median_run[0], median_run[1], median_run[2], errors, detail, "%.2f" % ratio, "%.1f" % p99_ratio)
+PY
+        )
+        row "$backend" "${names[$i]}" "$rps" "$p50" "$p99" "$errors" "${detail//_/ }" "$ratio" "$p99_ratio"
+    done
 }
 
 PGBENCH_TPS=""
@@ -134,10 +187,7 @@ run_backend() {
     done
     for CONNECTIONS in $LOADS; do
         local prefix="c${CONNECTIONS}n"
-        bench "$backend" healthz "$BASE/healthz"
-
-        LIST=$WORK/tokens PATH_TEMPLATE=/v1/checkout/TOKEN bench "$backend" "checkout (cached)" "$BASE" -s "$BENCH/get_tokens.lua"
-        LIST=$WORK/ids API_KEY=$KEY bench "$backend" "native (cached)" "$BASE" -s "$BENCH/native.lua"
+        reads "$backend"
 
         # Order creation; the orders it makes are then paid by the notify scenarios: every other
         # one through WeChat (XML, MD5), the rest through Alipay (form, RSA2 verified).
