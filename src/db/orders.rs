@@ -93,7 +93,7 @@ pub fn find_by_checkout_token(conn: &mut AnyConnection, token: &str) -> QueryRes
 }
 
 /// The order a checkout token opens, with its open trade at `channel`, in one query: what the
-/// checkout's kept view is read (and refreshed twice a second) from.
+/// checkout's kept view is read (and refreshed about once a second) from.
 pub fn find_by_checkout_token_with_open_trade(
     conn: &mut AnyConnection,
     token: &str,
