@@ -4,7 +4,7 @@
 # a ratio to /healthz of the same binary, webhook deliveries/s, per-merchant fairness (one
 # merchant's hanging endpoint against another's paid webhook) and peak RSS.
 #
-#   bench/run.sh            # 10 s per scenario (the reads: 3 rounds of 5 s taken in turn), at
+#   bench/run.sh            # 10 s per scenario (the reads: 5 rounds of 4 s taken in turn), at
 #                           # 64 and at 256 connections, 2 wrk threads
 #   bench/run.sh --short    # 1 s, 16 connections: proves it works (CI runs this; no thresholds)
 #   BENCH_KEEP=1 bench/run.sh   # keeps the services' logs and lists (its directory is printed)
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=$PWD/bench
 
-DURATION=10s LOADS="64 256" THREADS=2 WARM_ORDERS=100 LIST_ORDERS=1000000 PGBENCH_CLIENTS=32 ROUNDS=3 READ_DURATION=5s
+DURATION=10s LOADS="64 256" THREADS=2 WARM_ORDERS=100 LIST_ORDERS=1000000 PGBENCH_CLIENTS=32 ROUNDS=5 READ_DURATION=4s
 if [ "${1:-}" = "--short" ]; then DURATION=1s LOADS=16 THREADS=1 WARM_ORDERS=20 LIST_ORDERS=10000 PGBENCH_CLIENTS=8 ROUNDS=1 READ_DURATION=1s; fi
 LOADS=${BENCH_LOADS:-$LOADS}
 CONNECTIONS=${LOADS##* }   # the list and the webhook rows run at the last (highest) load
