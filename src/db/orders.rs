@@ -92,6 +92,17 @@ pub fn find_by_checkout_token(conn: &mut AnyConnection, token: &str) -> QueryRes
         .optional()
 }
 
+/// Orders, each with its open trade at `channel` if it has one.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn with_open_trade<'a>(channel: &'a str) -> _ {
+    orders::table.left_join(
+        channel_trades::table.on(channel_trades::order_id
+            .eq(orders::id)
+            .and(channel_trades::channel.eq(channel))
+            .and(IsOpen)),
+    )
+}
+
 /// The order a checkout token opens, with its open trade at `channel`, in one query: what the
 /// checkout's kept view is read (and refreshed about once a second) from.
 pub fn find_by_checkout_token_with_open_trade(
@@ -99,13 +110,7 @@ pub fn find_by_checkout_token_with_open_trade(
     token: &str,
     channel: &str,
 ) -> QueryResult<Option<(Order, Option<ChannelTrade>)>> {
-    orders::table
-        .left_join(
-            channel_trades::table.on(channel_trades::order_id
-                .eq(orders::id)
-                .and(channel_trades::channel.eq(channel))
-                .and(IsOpen)),
-        )
+    with_open_trade(channel)
         .filter(orders::checkout_token.eq(token))
         .select((Order::as_select(), Option::<ChannelTrade>::as_select()))
         .first(conn)
@@ -120,13 +125,7 @@ pub fn find_by_merchant_order_id_with_open_trade(
     merchant_order_id: &str,
     channel: &str,
 ) -> QueryResult<Option<(Order, Option<ChannelTrade>)>> {
-    orders::table
-        .left_join(
-            channel_trades::table.on(channel_trades::order_id
-                .eq(orders::id)
-                .and(channel_trades::channel.eq(channel))
-                .and(IsOpen)),
-        )
+    with_open_trade(channel)
         .filter(orders::merchant_id.eq(merchant_id))
         .filter(orders::merchant_order_id.eq(merchant_order_id))
         .select((Order::as_select(), Option::<ChannelTrade>::as_select()))
