@@ -1,7 +1,9 @@
 """Writes one signed Alipay notify (a form body) per line for every (out_trade_no, amount) read
 from stdin ("id|amount"), signed RSA2 with the Alipay sandbox's key, as its sandbox would send
 it. The first argument is the sandbox's Alipay private key (PEM file); an optional second is the
-first trade number (so that notifies of separate runs never share a trade_no)."""
+first trade number (so that notifies of separate runs never share a trade_no). Signing takes
+half a millisecond a notify: the lines are signed on every core, in their order."""
+import multiprocessing
 import sys
 import urllib.parse
 
@@ -13,7 +15,9 @@ with open(sys.argv[1], "rb") as f:
     KEY = serialization.load_pem_private_key(f.read(), password=None)
 FIRST = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 
-for n, line in enumerate(sys.stdin, start=FIRST):
+
+def notify(numbered):
+    n, line = numbered
     out_trade_no, amount = line.strip().split("|")
     yuan = "%d.%02d" % (int(amount) // 100, int(amount) % 100)
     fields = {
@@ -28,4 +32,10 @@ for n, line in enumerate(sys.stdin, start=FIRST):
     signature = KEY.sign(text.encode(), padding.PKCS1v15(), hashes.SHA256())
     fields["sign"] = base64.b64encode(signature).decode()
     fields["sign_type"] = "RSA2"
-    print(urllib.parse.urlencode(fields))
+    return urllib.parse.urlencode(fields)
+
+
+if __name__ == "__main__":
+    with multiprocessing.Pool() as pool:
+        for body in pool.imap(notify, enumerate(sys.stdin.readlines(), start=FIRST), chunksize=256):
+            print(body)

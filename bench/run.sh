@@ -18,8 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=$PWD/bench
 
-DURATION=10s LOADS="64 256" THREADS=2 WARM_ORDERS=100 LIST_ORDERS=1000000 PGBENCH_CLIENTS=32 ROUNDS=5 READ_DURATION=4s
-if [ "${1:-}" = "--short" ]; then DURATION=1s LOADS=16 THREADS=1 WARM_ORDERS=20 LIST_ORDERS=10000 PGBENCH_CLIENTS=8 ROUNDS=1 READ_DURATION=1s; fi
+DURATION=10s LOADS="64 256" THREADS=2 WARM_ORDERS=100 LIST_ORDERS=1000000 PGBENCH_CLIENTS=32 ROUNDS=5 READ_DURATION=4s NOTIFY_ORDERS=160000
+if [ "${1:-}" = "--short" ]; then DURATION=1s LOADS=16 THREADS=1 WARM_ORDERS=20 LIST_ORDERS=10000 PGBENCH_CLIENTS=8 ROUNDS=1 READ_DURATION=1s NOTIFY_ORDERS=16000; fi
 LOADS=${BENCH_LOADS:-$LOADS}
 CONNECTIONS=${LOADS##* }   # the list and the webhook rows run at the last (highest) load
 PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -193,6 +193,16 @@ run_backend() {
         # one through WeChat (XML, MD5), the rest through Alipay (form, RSA2 verified).
         PREFIX=$prefix API_KEY=$KEY SINK=$SINK bench "$backend" "create order" "$BASE" -s "$BENCH/create.lua"
         ratio_to_pgbench "$backend" "create order" "${RPS[$backend.$CONNECTIONS.create order]}"
+        # Enough orders that no notify run comes to the end of its list (wrk would start it
+        # again, and a repeat records nothing new): the created ones, then as many more as it
+        # takes, inserted as creation would have left them.
+        local created; created=$(sql "$backend" "SELECT COUNT(*) FROM orders WHERE merchant_order_id LIKE '$prefix%'")
+        sql "$backend" "WITH RECURSIVE n (i) AS (SELECT $created + 1 UNION ALL SELECT i + 1 FROM n WHERE i < $NOTIFY_ORDERS)
+            INSERT INTO orders (id, merchant_id, merchant_order_id, merchant_user_id, amount, pay_method, status,
+                description, return_url, checkout_token, created_at, expires_at, origin, livemode)
+            SELECT 'PCN${prefix}' || i, m.id, '${prefix}q' || i, 'bench', 1, 'wechat', 'WAIT_PAY', 'bench', '$SINK',
+                'ct_${prefix}' || i, CURRENT_TIMESTAMP, '2099-01-01 00:00:00', 'api', FALSE
+            FROM n, (SELECT id FROM merchants ORDER BY created_at LIMIT 1) AS m WHERE i <= $NOTIFY_ORDERS" >/dev/null
         sql "$backend" "UPDATE orders SET pay_method = 'any' WHERE merchant_order_id LIKE '$prefix%'" >/dev/null
         # Half each: by the parity of the order's number (<prefix><thread>x<n>), the same on both
         # backends. Each load's notifies have transaction numbers of their own (a repeat would

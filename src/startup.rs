@@ -215,6 +215,7 @@ impl Application {
                 ("reconcile", workers.reconcile.clone()),
             ],
             refused_notifies: Default::default(),
+            payment_batches: Default::default(),
             credential_checks,
             openapi_json: api::served_openapi(&public_base_url).into(),
         });

@@ -11,6 +11,7 @@ pub mod merchants;
 pub mod notify;
 pub mod order_state;
 pub mod orders;
+pub mod payment_batches;
 pub mod snapshots;
 pub mod state;
 pub mod timeline;

@@ -5,7 +5,7 @@
 
 use crate::channel::{ChannelId, Notified, NotifyAnswer, Rejection, RejectionKind};
 use crate::core::effects;
-use crate::core::order_state::{self, StateError};
+use crate::core::order_state::StateError;
 use crate::core::timeline;
 use crate::core::AppState;
 use crate::db::{self, channel_trades, rejected_notifies, DbError};
@@ -52,13 +52,10 @@ pub async fn receive(
         }
         Err(refusal) => return reject(state, channel_id, body, refusal).await,
     };
-    let recorded = {
-        let payment = payment.clone();
-        db::run(&state.pool, move |conn| {
-            order_state::record_payment(conn, &payment)
-        })
-        .await
-    };
+    let recorded = state
+        .payment_batches
+        .record(&state.pool, payment.clone())
+        .await;
     match recorded {
         Ok((outcome, changed)) => {
             log::info!(

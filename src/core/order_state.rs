@@ -11,7 +11,7 @@ use crate::core::effects::Effects;
 use crate::core::timeline;
 use crate::db::channel_trades::{self, ChannelTrade};
 use crate::db::orders::{self, Order};
-use crate::db::payment_writes::{self, GivenUp, PaymentContext, PaymentWrites};
+use crate::db::payment_writes::{self, GivenUp, PaymentContext, PaymentWrites, TradeKey};
 use crate::db::payments::{self, Payment};
 use crate::db::webhook_endpoints::{self, WebhookEndpoint};
 use crate::db::webhook_events::{self, NewWebhookEvent};
@@ -20,6 +20,7 @@ use crate::domain::{time, OrderStatus};
 use crate::webhook::{new_event, EventType, Target};
 use chrono::NaiveDateTime;
 use serde_json::json;
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentOutcome {
@@ -66,13 +67,13 @@ impl From<diesel::result::Error> for StateError {
     }
 }
 
+/// What recording a payment answers: its outcome and the effects to apply after the commit.
+pub type Recorded = Result<(PaymentOutcome, Effects), StateError>;
+
 /// Records a successful transaction exactly once. Concurrent reports of one transaction
 /// meet at the payments primary key: the loser's transaction fails, and its retry finds the
 /// payment recorded. The effects are the caller's to apply after this returns.
-pub fn record_payment(
-    conn: &mut AnyConnection,
-    payment: &ReportedPayment,
-) -> Result<(PaymentOutcome, Effects), StateError> {
+pub fn record_payment(conn: &mut AnyConnection, payment: &ReportedPayment) -> Recorded {
     let mut tries = 0;
     loop {
         tries += 1;
@@ -88,11 +89,37 @@ pub fn record_payment(
     }
 }
 
+/// Records payments that arrived together (`core::payment_batches`) in one transaction, each
+/// one exactly as `record_payment` would: one answer per payment, in their order. Postgres
+/// then does the work of one transaction for all of them (four round trips, one commit).
+/// Should the batch fail (a repeat of a recorded transaction meets its key, the database
+/// refuses), nothing of it is kept and each payment is recorded alone; so is one whose order
+/// another payment of the batch already moves, after the batch.
+pub fn record_payments(conn: &mut AnyConnection, reported: &[ReportedPayment]) -> Vec<Recorded> {
+    if let [one] = reported {
+        return vec![record_payment(conn, one)];
+    }
+    match db::write_transaction_kept_plans(conn, |c| record_locked(c, reported)) {
+        Ok(results) => results
+            .into_iter()
+            .zip(reported)
+            .map(|(result, payment)| result.unwrap_or_else(|| record_payment(conn, payment)))
+            .collect(),
+        Err(e) => {
+            log::info!(
+                "a batch of {} payments is recorded one by one: {e}",
+                reported.len()
+            );
+            reported.iter().map(|p| record_payment(conn, p)).collect()
+        }
+    }
+}
+
 fn record_payment_once(
     conn: &mut AnyConnection,
     reported: &ReportedPayment,
     look_first: bool,
-) -> Result<(PaymentOutcome, Effects), StateError> {
+) -> Recorded {
     let channel = reported.channel.as_str();
     if look_first {
         if let Some(known) = payments::find(conn, channel, &reported.transaction_id)? {
@@ -105,21 +132,89 @@ fn record_payment_once(
             return Ok((PaymentOutcome::AlreadyRecorded, Effects::none()));
         }
     }
+    record_locked(conn, std::slice::from_ref(reported))?
+        .pop()
+        .flatten()
+        .unwrap_or_else(|| {
+            Err(StateError::Db(DbError::Unavailable(
+                "a lone payment was left unrecorded".into(),
+            )))
+        })
+}
+
+/// Locks the payments' orders, decides each payment and writes them all, in the caller's
+/// transaction. `None` for a payment whose order (or trade) an earlier one of them already
+/// takes: it is the caller's to record after this commits, when it can see that one.
+fn record_locked(
+    conn: &mut AnyConnection,
+    reported: &[ReportedPayment],
+) -> Result<Vec<Option<Recorded>>, StateError> {
+    let keys: Vec<TradeKey> = reported
+        .iter()
+        .map(|r| (r.channel.as_str().to_owned(), r.out_trade_no.clone()))
+        .collect();
     // Locked from here to the commit: what is decided below from what it read stays true.
+    let mut contexts = payment_writes::read_locked(conn, &keys)?;
+    let now = time::now();
+    let mut trades_taken = HashSet::new();
+    let mut orders_taken = HashSet::new();
+    let mut results = Vec::with_capacity(reported.len());
+    let mut writes = Vec::with_capacity(reported.len());
+    for (payment, key) in reported.iter().zip(&keys) {
+        if !trades_taken.insert(key) {
+            results.push(None);
+            continue;
+        }
+        let Some(context) = contexts.remove(key) else {
+            results.push(Some(Err(StateError::Rejected(format!(
+                "unknown out_trade_no {}",
+                payment.out_trade_no
+            )))));
+            continue;
+        };
+        if !orders_taken.insert(context.order.id.clone()) {
+            results.push(None);
+            continue;
+        }
+        results.push(Some(decide(payment, context, now).map(
+            |(outcome, effects, payment_writes)| {
+                writes.push(payment_writes);
+                (outcome, effects)
+            },
+        )));
+    }
+    let moved = payment_writes::apply(conn, &writes)?;
+    let asked = writes.iter().filter(|w| w.transition.is_some());
+    if let Some(stuck) = asked.clone().find(|w| !moved.contains(&w.payment.order_id)) {
+        // Cannot happen while the locks hold; if it did, nothing of this is kept.
+        return Err(StateError::Db(DbError::Unavailable(format!(
+            "order {} changed while it was locked",
+            stuck.payment.order_id
+        ))));
+    }
+    debug_assert_eq!(moved.len(), asked.count());
+    Ok(results)
+}
+
+/// What a payment of an order does, from what was read with the order locked: its outcome,
+/// its effects and its writes. Nothing is written here.
+fn decide(
+    reported: &ReportedPayment,
+    context: PaymentContext,
+    now: NaiveDateTime,
+) -> Result<(PaymentOutcome, Effects, PaymentWrites), StateError> {
+    let channel = reported.channel.as_str();
     let PaymentContext {
         mut order,
         open_trades,
         endpoints,
-    } = payment_writes::read_locked(conn, channel, &reported.out_trade_no)?.ok_or_else(|| {
-        StateError::Rejected(format!("unknown out_trade_no {}", reported.out_trade_no))
-    })?;
+    } = context;
     if reported.amount != order.amount {
         return Err(StateError::Rejected(format!(
             "the amount {} is not the order's amount {}",
             reported.amount, order.amount
         )));
     }
-    let now = time::now();
     let was = OrderStatus::from_stored(&order.status);
     let transition = match was {
         Some(OrderStatus::WaitPay) => Some((OrderStatus::WaitPay, OrderStatus::Paid)),
@@ -232,20 +327,13 @@ fn record_payment_once(
             &endpoints,
         ),
     };
-    if payment_writes::apply(conn, &writes)? != transition.is_some() {
-        // Cannot happen while the lock holds; if it did, nothing of this is kept.
-        return Err(StateError::Db(DbError::Unavailable(format!(
-            "order {} changed while it was locked",
-            order.id
-        ))));
-    }
     effects.wake_outbox = true;
     effects.stale_orders.push(order.id.clone());
     effects.transitions.push(match transition {
         Some((_, to)) => to.as_str(),
         None => "DUPLICATE_PAYMENT",
     });
-    Ok((outcome, effects))
+    Ok((outcome, effects, writes))
 }
 
 /// The outbox rows for `event`, for the caller's transaction: the paid notification to the

@@ -31,6 +31,8 @@ pub struct AppState {
     pub mode: PaymentMode,
     /// The background workers by name, for `/readyz`.
     pub workers: Vec<(&'static str, Arc<WorkerStatus>)>,
+    /// Payments reported by notifies, recorded in batches (group commit).
+    pub payment_batches: crate::core::payment_batches::PaymentBatches,
     /// Which unauthenticated notifies are kept for operators (a few a minute).
     pub refused_notifies: RefusalSampler,
     /// `GET /openapi.json`, with this installation's base URL as its server.

@@ -2,6 +2,7 @@
 
 mod abuse;
 mod alipay;
+mod batches;
 mod cashier;
 mod checkout;
 mod cli;

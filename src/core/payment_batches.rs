@@ -1,0 +1,103 @@
+//! Notifies that arrive together are recorded together: a group commit. Each notify queues
+//! its payment and waits for its own answer; whoever finds a committer free takes what is
+//! queued (up to `MAX_BATCH`) and records it in one transaction
+//! (`order_state::record_payments`). Alone, a notify is recorded at once, as before; under
+//! load, the payments that queued while the committers were busy share the next transaction,
+//! so Postgres pays the fixed cost of a transaction (round trips, executor start-up, commit)
+//! once per batch instead of once per payment.
+//!
+//! Nothing is weaker for it: each payment is answered only once the transaction that holds it
+//! has committed, each is decided from its own order, locked, and a batch that fails keeps
+//! nothing and is recorded payment by payment.
+
+use crate::channel::ReportedPayment;
+use crate::core::order_state::{self, Recorded, StateError};
+use crate::db::{self, DbError, DbPool};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use tokio::sync::{oneshot, Semaphore};
+
+/// The most payments one transaction records.
+pub const MAX_BATCH: usize = 64;
+/// Transactions of payments in flight at once, per process: while one commits (waits for the
+/// disk), the next is being executed.
+pub const COMMITTERS: usize = 4;
+
+struct Queued {
+    payment: ReportedPayment,
+    answer: oneshot::Sender<Recorded>,
+}
+
+pub struct PaymentBatches {
+    queue: Mutex<VecDeque<Queued>>,
+    committers: Semaphore,
+}
+
+impl Default for PaymentBatches {
+    fn default() -> Self {
+        PaymentBatches {
+            queue: Mutex::new(VecDeque::new()),
+            committers: Semaphore::new(COMMITTERS),
+        }
+    }
+}
+
+impl PaymentBatches {
+    /// Records `payment` with whatever else is queued; answers once it is committed.
+    pub async fn record(&self, pool: &DbPool, payment: ReportedPayment) -> Recorded {
+        let (answer, mut answered) = oneshot::channel();
+        self.lock_queue().push_back(Queued { payment, answer });
+        loop {
+            tokio::select! {
+                biased;
+                recorded = &mut answered => return answer_of(recorded),
+                permit = self.committers.acquire() => {
+                    let batch = self.take();
+                    if batch.is_empty() {
+                        // Another committer took ours: its answer is on the way.
+                        drop(permit);
+                        return answer_of((&mut answered).await);
+                    }
+                    commit(pool, batch).await;
+                }
+            }
+        }
+    }
+
+    fn take(&self) -> Vec<Queued> {
+        let mut queue = self.lock_queue();
+        let n = queue.len().min(MAX_BATCH);
+        queue.drain(..n).collect()
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Queued>> {
+        // The queue is only pushed to and drained: a panic elsewhere leaves it whole.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Records `batch` and answers each of its payments. The answers are sent from the database
+/// task itself, so they arrive even if the committer's own request is dropped meanwhile.
+async fn commit(pool: &DbPool, batch: Vec<Queued>) {
+    let (payments, answers): (Vec<_>, Vec<_>) =
+        batch.into_iter().map(|q| (q.payment, q.answer)).unzip();
+    // An answer dropped unsent (no connection, a failed task) reads as "not recorded".
+    let _ = db::run(pool, move |conn| {
+        let recorded = order_state::record_payments(conn, &payments);
+        for (answer, recorded) in answers.into_iter().zip(recorded) {
+            let _ = answer.send(recorded);
+        }
+        Ok::<(), DbError>(())
+    })
+    .await;
+}
+
+fn answer_of(recorded: Result<Recorded, oneshot::error::RecvError>) -> Recorded {
+    recorded.unwrap_or_else(|_| {
+        Err(StateError::Db(DbError::Unavailable(
+            "the payment's batch could not reach the database".into(),
+        )))
+    })
+}
