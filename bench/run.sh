@@ -8,6 +8,7 @@
 #                           # 64 and at 256 connections, 2 wrk threads
 #   bench/run.sh --short    # 1 s, 16 connections: proves it works (CI runs this; no thresholds)
 #   BENCH_KEEP=1 bench/run.sh   # keeps the services' logs and lists (its directory is printed)
+#   BENCH_READS_ONLY=1 bench/run.sh   # only /healthz, checkout and native (about 2 min a backend)
 #
 # Writes are also measured against their ceiling on this machine: `pgbench -N` (the simple
 # single-row update transaction) on the same Postgres, in the same run, in its own database.
@@ -188,6 +189,7 @@ run_backend() {
     for CONNECTIONS in $LOADS; do
         local prefix="c${CONNECTIONS}n"
         reads "$backend"
+        [ -n "${BENCH_READS_ONLY:-}" ] && continue
 
         # Order creation; the orders it makes are then paid by the notify scenarios: every other
         # one through WeChat (XML, MD5), the rest through Alipay (form, RSA2 verified).
@@ -237,6 +239,7 @@ run_backend() {
         # lookup at 48,000 orders, and the next load's native calls collapsed.
         if [ "$backend" = postgres ]; then sql "$backend" "ANALYZE" >/dev/null; fi
     done
+    if [ -n "${BENCH_READS_ONLY:-}" ]; then kill -TERM "$a"; wait "$a" 2>/dev/null || true; return 0; fi
     # The order list at scale (Postgres): a million of the merchant's orders, then the
     # filtered first page (status=PAID) under load; its p99 is the figure. They expire long
     # after the run, so no worker has anything to do with them.

@@ -16,9 +16,14 @@ use serde_json::{json, Value};
 pub async fn native(
     state: web::Data<AppState>,
     merchant: AuthenticatedMerchant,
-    path: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let snapshot = checkout::native_view(&state, &merchant, &path).await?;
+    // Borrowed from the match: a hot route copies no path segment.
+    let merchant_order_id = req
+        .match_info()
+        .get("merchant_order_id")
+        .unwrap_or_default();
+    let snapshot = checkout::native_view(&state, &merchant, merchant_order_id).await?;
     let body = snapshot
         .native_json()
         .ok_or_else(|| ApiError::Internal("a native snapshot without its code".into()))?;

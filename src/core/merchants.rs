@@ -128,21 +128,33 @@ pub fn rotate_notify_secret(
     Ok(secret)
 }
 
+/// The merchant of `presented` if it is kept (`snapshots`), without a read; a kept one past
+/// its refresh age is read again in the background.
+pub fn authenticate_kept(
+    pool: &DbPool,
+    snapshots: &Arc<AppSnapshots>,
+    presented: &ApiKey,
+) -> Option<Arc<MerchantProfile>> {
+    let hash = presented.hash();
+    let kept = snapshots.merchant(&hash)?;
+    Some(kept.serve(|| {
+        let (pool, snapshots) = (pool.clone(), snapshots.clone());
+        async move {
+            let _ = read_by_key(&pool, &snapshots, hash).await;
+        }
+    }))
+}
+
 /// The merchant whose API key this is, or 401.
 pub async fn authenticate(
     pool: &DbPool,
     snapshots: &Arc<AppSnapshots>,
     presented: ApiKey,
 ) -> Result<Arc<MerchantProfile>, CoreError> {
-    let hash = presented.hash();
-    if let Some(kept) = snapshots.merchant(&hash) {
-        return Ok(kept.serve(|| {
-            let (pool, snapshots, hash) = (pool.clone(), snapshots.clone(), hash.clone());
-            async move {
-                let _ = read_by_key(&pool, &snapshots, hash).await;
-            }
-        }));
+    if let Some(merchant) = authenticate_kept(pool, snapshots, &presented) {
+        return Ok(merchant);
     }
+    let hash = presented.hash();
     snapshots
         .flights
         .read_once(

@@ -14,8 +14,8 @@
 //! its refresh reads it again in the background; a view that is missing altogether is read
 //! once (`Flights`), the other callers waiting for that read instead of making their own.
 
+use foldhash::HashMap;
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,7 +44,7 @@ struct Map<K, V>(Mutex<HashMap<K, V>>);
 
 impl<K: Eq + Hash, V: Clone> Map<K, V> {
     fn new() -> Self {
-        Map(Mutex::new(HashMap::new()))
+        Map(Mutex::new(HashMap::default()))
     }
 
     fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<V>
@@ -98,11 +98,11 @@ struct OrderViews<O> {
 impl<O> OrderViews<O> {
     fn new() -> Self {
         OrderViews {
-            by_token: HashMap::new(),
-            by_merchant_order: HashMap::new(),
+            by_token: HashMap::default(),
+            by_merchant_order: HashMap::default(),
             merchant_orders: 0,
-            views: HashMap::new(),
-            changed: HashMap::new(),
+            views: HashMap::default(),
+            changed: HashMap::default(),
         }
     }
 }

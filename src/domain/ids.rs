@@ -93,7 +93,9 @@ impl ApiKey {
         let mut hex = [0u8; 64];
         hex::encode_to_slice(Sha256::digest(self.0.as_bytes()), &mut hex)
             .expect("a SHA-256 digest is 64 hex digits");
-        String::from_utf8_lossy(&hex).into_owned()
+        std::str::from_utf8(&hex)
+            .expect("hex digits are ASCII")
+            .to_owned()
     }
 }
 
