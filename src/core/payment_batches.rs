@@ -14,7 +14,7 @@ use crate::channel::ReportedPayment;
 use crate::core::order_state::{self, Recorded, StateError};
 use crate::db::{self, DbError, DbPool};
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, Semaphore};
 
 /// The most payments one transaction records.
@@ -30,14 +30,14 @@ struct Queued {
 
 pub struct PaymentBatches {
     queue: Mutex<VecDeque<Queued>>,
-    committers: Semaphore,
+    committers: Arc<Semaphore>,
 }
 
 impl Default for PaymentBatches {
     fn default() -> Self {
         PaymentBatches {
             queue: Mutex::new(VecDeque::new()),
-            committers: Semaphore::new(COMMITTERS),
+            committers: Arc::new(Semaphore::new(COMMITTERS)),
         }
     }
 }
@@ -51,14 +51,24 @@ impl PaymentBatches {
             tokio::select! {
                 biased;
                 recorded = &mut answered => return answer_of(recorded),
-                permit = self.committers.acquire() => {
+                permit = self.committers.clone().acquire_owned() => {
+                    let Ok(permit) = permit else {
+                        return answer_of((&mut answered).await);
+                    };
                     let batch = self.take();
                     if batch.is_empty() {
                         // Another committer took ours: its answer is on the way.
                         drop(permit);
                         return answer_of((&mut answered).await);
                     }
-                    commit(pool, batch).await;
+                    // A task of its own, holding the committer's place: the batch is recorded
+                    // and answered even if this request is dropped meanwhile.
+                    let pool = pool.clone();
+                    let _ = tokio::spawn(async move {
+                        commit(&pool, batch).await;
+                        drop(permit);
+                    })
+                    .await;
                 }
             }
         }
@@ -78,8 +88,7 @@ impl PaymentBatches {
     }
 }
 
-/// Records `batch` and answers each of its payments. The answers are sent from the database
-/// task itself, so they arrive even if the committer's own request is dropped meanwhile.
+/// Records `batch` and answers each of its payments, from the database task itself.
 async fn commit(pool: &DbPool, batch: Vec<Queued>) {
     let (payments, answers): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|q| (q.payment, q.answer)).unzip();
