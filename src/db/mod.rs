@@ -380,3 +380,43 @@ where
         }
     }
 }
+
+/// A Postgres statement whose text never changes, kept prepared per connection under the id
+/// `Id`. Diesel never keeps an insert of a struct prepared (it may write `DEFAULT` for an
+/// absent value, so it cannot know the text is fixed); where every value is bound
+/// (`treat_none_as_null`), it is, and the statement is parsed and planned once per connection
+/// instead of on every call.
+pub struct KeptPrepared<Q, Id>(Q, std::marker::PhantomData<Id>);
+
+impl<Q, Id> KeptPrepared<Q, Id> {
+    pub fn new(query: Q) -> Self {
+        KeptPrepared(query, std::marker::PhantomData)
+    }
+}
+
+impl<Q, Id: 'static> diesel::query_builder::QueryId for KeptPrepared<Q, Id> {
+    type QueryId = Id;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<Q: diesel::query_builder::Query, Id> diesel::query_builder::Query for KeptPrepared<Q, Id> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, Id> RunQueryDsl<diesel::pg::PgConnection> for KeptPrepared<Q, Id> {}
+
+impl<Q, Id> diesel::query_builder::QueryFragment<diesel::pg::Pg> for KeptPrepared<Q, Id>
+where
+    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _: &diesel::pg::Pg) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
