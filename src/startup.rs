@@ -11,6 +11,7 @@ use crate::channel::{Channel, ChannelId, Channels, CredentialCheck};
 use crate::config::Settings;
 use crate::core::effects::EffectTargets;
 use crate::core::merchants::{self, IssuedCredentials};
+use crate::core::payment_batches::PaymentBatches;
 use crate::core::AppSnapshots;
 use crate::core::AppState;
 use crate::db::{self, DbError, DbPool};
@@ -215,7 +216,9 @@ impl Application {
                 ("reconcile", workers.reconcile.clone()),
             ],
             refused_notifies: Default::default(),
-            payment_batches: Default::default(),
+            payment_batches: PaymentBatches::for_backend(db::Backend::from_url(
+                &settings.database_url,
+            )),
             credential_checks,
             openapi_json: api::served_openapi(&public_base_url).into(),
         });
