@@ -135,7 +135,14 @@ pub fn authenticate_kept(
     snapshots: &Arc<AppSnapshots>,
     presented: &ApiKey,
 ) -> Option<Arc<MerchantProfile>> {
-    let hash = presented.hash();
+    kept_by_hash(pool, snapshots, presented.hash())
+}
+
+fn kept_by_hash(
+    pool: &DbPool,
+    snapshots: &Arc<AppSnapshots>,
+    hash: String,
+) -> Option<Arc<MerchantProfile>> {
     let kept = snapshots.merchant(&hash)?;
     Some(kept.serve(|| {
         let (pool, snapshots) = (pool.clone(), snapshots.clone());
@@ -151,10 +158,10 @@ pub async fn authenticate(
     snapshots: &Arc<AppSnapshots>,
     presented: ApiKey,
 ) -> Result<Arc<MerchantProfile>, CoreError> {
-    if let Some(merchant) = authenticate_kept(pool, snapshots, &presented) {
+    let hash = presented.hash();
+    if let Some(merchant) = kept_by_hash(pool, snapshots, hash.clone()) {
         return Ok(merchant);
     }
-    let hash = presented.hash();
     snapshots
         .flights
         .read_once(
