@@ -567,8 +567,8 @@ fn run(
             ))
             .app_data(state.clone())
             .app_data(origins.clone())
-            .app_data(body_timeout.clone())
-            .configure(api::configure);
+            .app_data(body_timeout.clone());
+        // The sandboxes' scopes first: the API's route table takes every path that reaches it.
         if let Some(sandbox) = &sandboxes.wechat {
             app = app.service(
                 web::scope(sandbox::MOUNT)
@@ -583,7 +583,8 @@ fn run(
                     .configure(alipay::sandbox::configure),
             );
         }
-        app.default_service(web::to(api::not_found))
+        app.configure(api::configure)
+            .default_service(web::to(api::not_found))
     })
     // Headers must arrive within the request timeout (then 408); bodies are read against the
     // same clock by `http::body::read_capped`. An idle keep-alive connection is dropped after 30 s.

@@ -6,6 +6,7 @@ use crate::core::checkout;
 use crate::core::AppState;
 use crate::domain::time;
 use crate::error::ApiError;
+use actix_web::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// `GET /v1/checkout/{checkout_token}`.
@@ -13,9 +14,10 @@ pub async fn view(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
     // Borrowed from the match: the hottest route copies no path segment.
     let token = req.match_info().get("checkout_token").unwrap_or_default();
     let snapshot = checkout::view(&state, token).await?;
+    // Static header values: the hottest answer parses no header name or value.
     Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .content_type("application/json")
+        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
         .body(snapshot.checkout_json()))
 }
 

@@ -76,13 +76,13 @@ routes! {
     post "/foodie-payment/payment/getPaymentCenterOrderInfo" => legacy::get_payment_center_order_info;
 }
 
-/// A resource whose wrong-method answer is the JSON error envelope like every other error,
-/// or on the foodie-payment course's paths the course's envelope, like every answer there.
-pub fn resource(path: &str) -> actix_web::Resource {
+/// The wrong-method answer: the JSON error envelope like every other error, or on the
+/// foodie-payment course's paths the course's envelope, like every answer there.
+fn wrong_method(path: &str) -> actix_web::Route {
     if legacy::COURSE_PATHS.contains(&path) {
-        web::resource(path).default_service(web::to(legacy::method_not_allowed))
+        web::to(legacy::method_not_allowed)
     } else {
-        crate::http::resource(path)
+        crate::http::wrong_method(path)
     }
 }
 
@@ -105,17 +105,12 @@ pub async fn observe(
     let response = next.call(req).await?;
     let request = response.request();
     if let Some(state) = request.app_data::<web::Data<crate::core::AppState>>() {
-        // A route's own pattern rides on its resource; only what no route took (a 404, the
-        // default service) has it looked up again.
-        let route: std::borrow::Cow<'static, str> =
-            match request.app_data::<crate::http::RoutePattern>() {
-                Some(pattern) => pattern.0.into(),
-                None => request
-                    .match_pattern()
-                    .map_or("unmatched".into(), std::borrow::Cow::Owned),
-            };
+        // Every route of a table carries its own pattern; what none took (a 404) has none.
+        let route = request
+            .app_data::<crate::http::RoutePattern>()
+            .map_or("unmatched", |pattern| pattern.0);
         state.metrics.http_request(
-            route,
+            route.into(),
             request.method().as_str(),
             response.status().as_u16(),
             started.elapsed(),

@@ -9,6 +9,7 @@ use crate::core::orders::{self, OrderView};
 use crate::core::AppState;
 use crate::domain::time::rfc3339;
 use crate::error::ApiError;
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
@@ -28,7 +29,7 @@ pub async fn native(
         .native_json()
         .ok_or_else(|| ApiError::Internal("a native snapshot without its code".into()))?;
     Ok(HttpResponse::Ok()
-        .content_type("application/json")
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
         .body(body))
 }
 

@@ -153,9 +153,7 @@ impl CheckoutView {
 /// The order as the shopper sees it, with its `code_url` while it can be paid; kept a moment
 /// (see `snapshots`) because every open cashier page asks for it every second or so.
 pub async fn view(state: &Arc<AppState>, token: &str) -> Result<Arc<OrderSnapshot>, CoreError> {
-    if !is_well_formed(token) {
-        return Err(unknown_token());
-    }
+    // A kept token was well formed when it was kept: only a miss is checked before a read.
     if let Some(kept) = state.snapshots.by_token(token) {
         return Ok(kept.serve(|| {
             let (state, token) = (state.clone(), token.to_owned());
@@ -163,6 +161,9 @@ pub async fn view(state: &Arc<AppState>, token: &str) -> Result<Arc<OrderSnapsho
                 let _ = read_view(&state, &token).await;
             }
         }));
+    }
+    if !is_well_formed(token) {
+        return Err(unknown_token());
     }
     state
         .snapshots

@@ -2,52 +2,32 @@
 //! route table macro. Nothing here knows a handler.
 
 pub mod body;
+pub mod router;
 
 use crate::error::ApiError;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-/// Declares routes once: `configure` registers them, and `ROUTES` lists (method, path) for
-/// the test that keeps the OpenAPI document true.
-/// Each invoking module has a `resource(path)` in scope: the resource its wrong-method
-/// answers come from.
+/// Declares routes once: `configure` registers them as one `router::Routes` table, and
+/// `ROUTES` lists (method, path) for the test that keeps the OpenAPI document true.
+/// Each invoking module has a `wrong_method(path) -> Route` in scope: the answer to a method
+/// its path does not take.
 macro_rules! routes {
     ($($method:ident $path:literal => $handler:path;)*) => {
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
         pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
-            // One resource per path, holding each of its methods: a second resource for the
-            // same path would never be reached (the first answers 405).
-            let mut resources: Vec<(&str, actix_web::Resource)> = Vec::new();
-            $(
-                let route = actix_web::web::$method().to($handler);
-                match resources.iter().position(|(path, _)| *path == $path) {
-                    Some(i) => {
-                        let (path, resource) = resources.remove(i);
-                        resources.insert(i, (path, resource.route(route)));
-                    }
-                    None => resources.push((
-                        $path,
-                        resource($path)
-                            .app_data($crate::http::RoutePattern($path))
-                            .route(route),
-                    )),
-                }
-            )*
-            for (_, resource) in resources {
-                cfg.service(resource);
-            }
+            let mut routes = $crate::http::router::Routes::default();
+            $(routes.add($path, actix_web::web::$method().to($handler), wrong_method);)*
+            cfg.service(routes);
         }
     };
 }
+pub use router::RoutePattern;
 pub(crate) use routes;
 
-/// The pattern of the route that took a request (`/v1/orders/{merchant_order_id}`), set on
-/// each resource: the metrics label, without matching the path a second time.
-pub struct RoutePattern(pub &'static str);
-
-/// A resource whose wrong-method answer is the JSON error envelope like every other error.
-pub fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// The wrong-method answer of most routes: the JSON error envelope like every other error.
+pub fn wrong_method(_path: &str) -> actix_web::Route {
+    web::to(method_not_allowed)
 }
 
 pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {

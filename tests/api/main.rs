@@ -20,6 +20,7 @@ mod operations;
 mod orders;
 mod orders_validation;
 mod receiver;
+mod routing;
 mod sandbox;
 mod store;
 mod targets;

@@ -6,7 +6,7 @@ use crate::channel::alipay::amount::parse_yuan;
 use crate::channel::alipay::{form, sign};
 use crate::error::ApiError;
 use crate::http::body::{optional_text, read_capped, read_json};
-use crate::http::{resource, routes};
+use crate::http::{routes, wrong_method};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@ use crate::channel::wechat::sign::SignType;
 use crate::channel::wechat::xml::{self, Fields};
 use crate::error::ApiError;
 use crate::http::body::{optional_text, read_capped, read_json};
-use crate::http::{resource, routes};
+use crate::http::{routes, wrong_method};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
