@@ -20,7 +20,7 @@ impl Deref for AuthenticatedMerchant {
     }
 }
 
-fn bearer_key(req: &HttpRequest) -> Result<ApiKey, ApiError> {
+fn bearer_key(req: &HttpRequest) -> Result<&str, ApiError> {
     let missing =
         || ApiError::Unauthorized("the Authorization header must be `Bearer <api_key>`".into());
     let value = req.headers().get(AUTHORIZATION).ok_or_else(missing)?;
@@ -30,7 +30,7 @@ fn bearer_key(req: &HttpRequest) -> Result<ApiKey, ApiError> {
     if !scheme.eq_ignore_ascii_case("bearer") || key.is_empty() {
         return Err(missing());
     }
-    Ok(ApiKey::from_presented(key))
+    Ok(key)
 }
 
 impl FromRequest for AuthenticatedMerchant {
@@ -49,6 +49,7 @@ impl FromRequest for AuthenticatedMerchant {
                 return Either::Left(ready(Ok(AuthenticatedMerchant(merchant))));
             }
         }
+        let key = key.map(ApiKey::from_presented);
         let state = state.cloned();
         Either::Right(Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("AppState missing".into()))?;

@@ -4,6 +4,7 @@
 
 use crate::channel::wechat::sign::constant_time_eq;
 use crate::core::merchants::{self, MerchantError, MerchantProfile};
+use crate::core::snapshots::MerchantKey;
 use crate::core::AppSnapshots;
 use crate::db::legacy_logins::{self, LegacyLogin};
 use crate::db::{self, AnyConnection, DbError, DbPool};
@@ -108,7 +109,8 @@ pub async fn authenticate(
     let (Some(user_id), Some(password)) = (user_id, password) else {
         return Err(LegacyAuthError::Refused(Refusal::Missing));
     };
-    let remembered_as = format!("legacy:{}", password_hash(user_id, password));
+    let remembered_as: MerchantKey =
+        Sha256::digest(format!("legacy:{}", password_hash(user_id, password))).into();
     if let Some(kept) = snapshots.merchant(&remembered_as) {
         return Ok(MerchantProfile::clone(&kept.value));
     }

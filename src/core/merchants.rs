@@ -1,7 +1,8 @@
+use crate::core::snapshots::MerchantKey;
 use crate::core::AppSnapshots;
 use crate::core::CoreError;
 use crate::db::{self, merchants, AnyConnection, DbError, DbPool};
-use crate::domain::{time, ApiKey, MerchantId, NotifySecret, ReturnUrlPrefix};
+use crate::domain::{hex_digest, time, ApiKey, MerchantId, NotifySecret, ReturnUrlPrefix};
 use std::sync::Arc;
 
 pub use crate::domain::MerchantProfile;
@@ -130,24 +131,25 @@ pub fn rotate_notify_secret(
 
 /// The merchant of `presented` if it is kept (`snapshots`), without a read; a kept one past
 /// its refresh age is read again in the background.
+/// Borrowed from the request: nothing of the key is copied.
 pub fn authenticate_kept(
     pool: &DbPool,
     snapshots: &Arc<AppSnapshots>,
-    presented: &ApiKey,
+    presented: &str,
 ) -> Option<Arc<MerchantProfile>> {
-    kept_by_hash(pool, snapshots, presented.hash())
+    kept_by_digest(pool, snapshots, ApiKey::digest_presented(presented))
 }
 
-fn kept_by_hash(
+fn kept_by_digest(
     pool: &DbPool,
     snapshots: &Arc<AppSnapshots>,
-    hash: String,
+    digest: MerchantKey,
 ) -> Option<Arc<MerchantProfile>> {
-    let kept = snapshots.merchant(&hash)?;
+    let kept = snapshots.merchant(&digest)?;
     Some(kept.serve(|| {
         let (pool, snapshots) = (pool.clone(), snapshots.clone());
         async move {
-            let _ = read_by_key(&pool, &snapshots, hash).await;
+            let _ = read_by_key(&pool, &snapshots, digest).await;
         }
     }))
 }
@@ -158,16 +160,16 @@ pub async fn authenticate(
     snapshots: &Arc<AppSnapshots>,
     presented: ApiKey,
 ) -> Result<Arc<MerchantProfile>, CoreError> {
-    let hash = presented.hash();
-    if let Some(merchant) = kept_by_hash(pool, snapshots, hash.clone()) {
+    let digest = ApiKey::digest_presented(presented.expose());
+    if let Some(merchant) = kept_by_digest(pool, snapshots, digest) {
         return Ok(merchant);
     }
     snapshots
         .flights
         .read_once(
-            &format!("api-key:{hash}"),
-            || snapshots.merchant(&hash).map(|kept| kept.value),
-            || read_by_key(pool, snapshots, hash.clone()),
+            &format!("api-key:{}", hex_digest(&digest)),
+            || snapshots.merchant(&digest).map(|kept| kept.value),
+            || read_by_key(pool, snapshots, digest),
         )
         .await
 }
@@ -176,9 +178,9 @@ pub async fn authenticate(
 async fn read_by_key(
     pool: &DbPool,
     snapshots: &AppSnapshots,
-    hash: String,
+    digest: MerchantKey,
 ) -> Result<Arc<MerchantProfile>, CoreError> {
-    let key_hash = hash.clone();
+    let hash = hex_digest(&digest);
     let row = db::run(pool, move |conn| {
         merchants::find_by_api_key_hash(conn, &hash).map_err(CoreError::from)
     })
@@ -186,7 +188,7 @@ async fn read_by_key(
     let merchant = row.map(|m| Arc::new(m.profile())).ok_or_else(|| {
         CoreError::Unauthorized("the API key in the Authorization header is not valid".into())
     })?;
-    snapshots.remember_merchant(&key_hash, &merchant);
+    snapshots.remember_merchant(&digest, &merchant);
     Ok(merchant)
 }
 

@@ -72,12 +72,15 @@ pub struct OrderKeys<'a> {
     pub merchant_order_id: &'a str,
 }
 
+/// What a kept merchant is found by: the SHA-256 of what it presented (an API key, or a
+/// course login), as bytes: found without hex or a copy.
+pub type MerchantKey = [u8; 32];
+
 /// Order views (`O`) and merchants (`M`), each kept a moment.
 pub struct Snapshots<O, M> {
     /// Behind one lock: a checkout is one lookup through two maps, made without copying a key.
     orders: Mutex<OrderViews<O>>,
-    /// API key hash → merchant
-    merchants: Map<String, Expiring<M>>,
+    merchants: Map<MerchantKey, Expiring<M>>,
     /// Reads of views and merchants under way.
     pub flights: Flights,
 }
@@ -329,14 +332,14 @@ impl<O: Clone, M: Clone> Snapshots<O, M> {
         views.views.remove(order_id);
     }
 
-    pub fn merchant(&self, api_key_hash: &str) -> Option<Kept<M>> {
-        let found = fresh(self.merchants.get(api_key_hash), MERCHANT_TTL);
-        self.kept(found, || format!("merchant:{api_key_hash}"))
+    pub fn merchant(&self, key: &MerchantKey) -> Option<Kept<M>> {
+        let found = fresh(self.merchants.get(key), MERCHANT_TTL);
+        self.kept(found, || format!("merchant:{}", hex::encode(key)))
     }
 
-    pub fn remember_merchant(&self, api_key_hash: &str, merchant: &M) {
+    pub fn remember_merchant(&self, key: &MerchantKey, merchant: &M) {
         self.merchants.insert(
-            api_key_hash.to_owned(),
+            *key,
             Expiring {
                 value: merchant.clone(),
                 at: Instant::now(),

@@ -88,15 +88,24 @@ impl ApiKey {
 
     /// Lower-case hex SHA-256: what the merchants table keeps and looks the key up by.
     pub fn hash(&self) -> String {
-        // Every authenticated request comes here: hex through a table into a buffer, not
-        // `hex::encode`'s char-by-char collect (0.5 µs a request, profiled).
-        let mut hex = [0u8; 64];
-        hex::encode_to_slice(Sha256::digest(self.0.as_bytes()), &mut hex)
-            .expect("a SHA-256 digest is 64 hex digits");
-        std::str::from_utf8(&hex)
-            .expect("hex digits are ASCII")
-            .to_owned()
+        hex_digest(&Self::digest_presented(&self.0))
     }
+
+    /// The SHA-256 of a presented key, as the kept merchants are found by: borrowed from the
+    /// request, no copy of the key and no hex.
+    pub fn digest_presented(key: &str) -> [u8; 32] {
+        Sha256::digest(key.as_bytes()).into()
+    }
+}
+
+/// Lower-case hex of a SHA-256 digest, as the merchants table keeps it.
+pub fn hex_digest(digest: &[u8; 32]) -> String {
+    // Hex through a table into a buffer, not `hex::encode`'s char-by-char collect.
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(digest, &mut hex).expect("a SHA-256 digest is 64 hex digits");
+    std::str::from_utf8(&hex)
+        .expect("hex digits are ASCII")
+        .to_owned()
 }
 
 impl fmt::Debug for ApiKey {

@@ -13,7 +13,9 @@ pub mod time;
 
 pub use channel_id::ChannelId;
 pub use fen::Fen;
-pub use ids::{random_string, ApiKey, CheckoutToken, MerchantId, NotifySecret, OrderId};
+pub use ids::{
+    hex_digest, random_string, ApiKey, CheckoutToken, MerchantId, NotifySecret, OrderId,
+};
 pub use merchant_profile::MerchantProfile;
 pub use order_fields::{
     Description, ExpireMinutes, MerchantOrderId, MerchantUserId, OrderOrigin, PayMethod,
