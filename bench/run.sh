@@ -8,7 +8,7 @@
 #                           # 64 and at 256 connections, 2 wrk threads
 #   bench/run.sh --short    # 1 s, 16 connections: proves it works (CI runs this; no thresholds)
 #   BENCH_KEEP=1 bench/run.sh   # keeps the services' logs and lists (its directory is printed)
-#   BENCH_READS_ONLY=1 bench/run.sh   # only /healthz, checkout and native (about 2 min a backend)
+#   BENCH_READS_ONLY=1 bench/run.sh   # only /healthz, checkout and native (about 3 min a backend)
 #
 # Writes are also measured against their ceiling on this machine: `pgbench -N` (the simple
 # single-row update transaction) on the same Postgres, in the same run, in its own database.
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=$PWD/bench
 
-DURATION=10s LOADS="64 256" THREADS=2 WARM_ORDERS=100 LIST_ORDERS=1000000 PGBENCH_CLIENTS=32 ROUNDS=5 READ_DURATION=4s NOTIFY_ORDERS=160000
+DURATION=10s LOADS="64 256" THREADS=2 WARM_ORDERS=100 LIST_ORDERS=1000000 PGBENCH_CLIENTS=32 ROUNDS=12 READ_DURATION=2s NOTIFY_ORDERS=160000
 if [ "${1:-}" = "--short" ]; then DURATION=1s LOADS=16 THREADS=1 WARM_ORDERS=20 LIST_ORDERS=10000 PGBENCH_CLIENTS=8 ROUNDS=1 READ_DURATION=1s NOTIFY_ORDERS=16000; fi
 LOADS=${BENCH_LOADS:-$LOADS}
 CONNECTIONS=${LOADS##* }   # the list and the webhook rows run at the last (highest) load
@@ -104,9 +104,10 @@ bench() {
 
 # reads BACKEND: /healthz, the checkout and the native call, taken in turn for $ROUNDS rounds
 # of $READ_DURATION.
-# This machine's speed drifts by ±10% within a minute (a shared host): a ratio is only
-# meaningful between runs side by side. Each row shows the median round (by req/s), and its
-# ratios are the medians of the rounds' own ratios to that round's /healthz.
+# This machine's speed drifts (a shared host): /healthz alone was seen at 69,000 and 124,000
+# req/s a few seconds apart. A ratio is only meaningful between runs side by side, so the
+# rounds are short and many. Each row shows the median round (by req/s), and its ratios are
+# the medians of the rounds' own ratios to that round's /healthz.
 reads() {
     local backend=$1 round name
     local -a names=(healthz "checkout (cached)" "native (cached)")
