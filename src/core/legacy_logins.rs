@@ -109,8 +109,8 @@ pub async fn authenticate(
     let (Some(user_id), Some(password)) = (user_id, password) else {
         return Err(LegacyAuthError::Refused(Refusal::Missing));
     };
-    let remembered_as: MerchantKey =
-        Sha256::digest(format!("legacy:{}", password_hash(user_id, password))).into();
+    let remembered_as =
+        MerchantKey::CourseLogin(Sha256::digest(password_hash(user_id, password)).into());
     if let Some(kept) = snapshots.merchant(&remembered_as) {
         return Ok(MerchantProfile::clone(&kept.value));
     }

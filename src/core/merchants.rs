@@ -140,12 +140,13 @@ pub fn authenticate_kept(
     kept_by_digest(pool, snapshots, ApiKey::digest_presented(presented))
 }
 
+/// `digest`: an API key's SHA-256 (the course logins are kept apart, see `MerchantKey`).
 fn kept_by_digest(
     pool: &DbPool,
     snapshots: &Arc<AppSnapshots>,
-    digest: MerchantKey,
+    digest: [u8; 32],
 ) -> Option<Arc<MerchantProfile>> {
-    let kept = snapshots.merchant(&digest)?;
+    let kept = snapshots.merchant(&MerchantKey::ApiKey(digest))?;
     Some(kept.serve(|| {
         let (pool, snapshots) = (pool.clone(), snapshots.clone());
         async move {
@@ -164,11 +165,12 @@ pub async fn authenticate(
     if let Some(merchant) = kept_by_digest(pool, snapshots, digest) {
         return Ok(merchant);
     }
+    let key = MerchantKey::ApiKey(digest);
     snapshots
         .flights
         .read_once(
-            &format!("api-key:{}", hex_digest(&digest)),
-            || snapshots.merchant(&digest).map(|kept| kept.value),
+            &key.label(),
+            || snapshots.merchant(&key).map(|kept| kept.value),
             || read_by_key(pool, snapshots, digest),
         )
         .await
@@ -178,7 +180,7 @@ pub async fn authenticate(
 async fn read_by_key(
     pool: &DbPool,
     snapshots: &AppSnapshots,
-    digest: MerchantKey,
+    digest: [u8; 32],
 ) -> Result<Arc<MerchantProfile>, CoreError> {
     let hash = hex_digest(&digest);
     let row = db::run(pool, move |conn| {
@@ -188,7 +190,7 @@ async fn read_by_key(
     let merchant = row.map(|m| Arc::new(m.profile())).ok_or_else(|| {
         CoreError::Unauthorized("the API key in the Authorization header is not valid".into())
     })?;
-    snapshots.remember_merchant(&digest, &merchant);
+    snapshots.remember_merchant(&MerchantKey::ApiKey(digest), &merchant);
     Ok(merchant)
 }
 

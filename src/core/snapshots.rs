@@ -72,9 +72,25 @@ pub struct OrderKeys<'a> {
     pub merchant_order_id: &'a str,
 }
 
-/// What a kept merchant is found by: the SHA-256 of what it presented (an API key, or a
-/// course login), as bytes: found without hex or a copy.
-pub type MerchantKey = [u8; 32];
+/// What a kept merchant is found by: the SHA-256 of what was presented, as bytes (found
+/// without hex or a copy), and which kind of credential it was. The kind keeps the two apart:
+/// a course login is public by construction and must never be found by an API key, whatever
+/// string a client presents as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MerchantKey {
+    ApiKey([u8; 32]),
+    CourseLogin([u8; 32]),
+}
+
+impl MerchantKey {
+    /// For flight keys and logs of a miss: the kind and the digest's hex (never the secret).
+    pub fn label(&self) -> String {
+        match self {
+            MerchantKey::ApiKey(digest) => format!("api-key:{}", hex::encode(digest)),
+            MerchantKey::CourseLogin(digest) => format!("course-login:{}", hex::encode(digest)),
+        }
+    }
+}
 
 /// Order views (`O`) and merchants (`M`), each kept a moment.
 pub struct Snapshots<O, M> {
@@ -334,7 +350,7 @@ impl<O: Clone, M: Clone> Snapshots<O, M> {
 
     pub fn merchant(&self, key: &MerchantKey) -> Option<Kept<M>> {
         let found = fresh(self.merchants.get(key), MERCHANT_TTL);
-        self.kept(found, || format!("merchant:{}", hex::encode(key)))
+        self.kept(found, || format!("merchant:{}", key.label()))
     }
 
     pub fn remember_merchant(&self, key: &MerchantKey, merchant: &M) {

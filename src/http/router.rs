@@ -3,9 +3,14 @@
 //! (callgrind), a third of all the checkout read costs beyond `/healthz`. Here a pattern is
 //! compared segment by segment, which is all a `{param}` filling a whole segment needs.
 //!
-//! A table registers as one service that takes every path under its mount, so it is added
-//! after any scope it shares a mount with. What none of its patterns takes goes to the
-//! default service, as actix's router would send it.
+//! A table registers as one service that takes every path under its mount, so anything
+//! registered after it under the same mount is never reached: it is added last (the
+//! sandboxes' scopes go first; a test asks for a 405 inside a sandbox's mount). What none of
+//! its patterns takes goes to the application's default service (a 404). A scope's own
+//! `default_service` would be passed over; none of ours sets one.
+//!
+//! actix sees the table as one resource: `HttpRequest::match_pattern()` answers the table's
+//! mount and `url_for` finds nothing. The route's own pattern is in `RoutePattern`.
 
 use actix_service::boxed::{BoxService, BoxServiceFactory};
 use actix_web::dev::{

@@ -472,3 +472,30 @@ async fn the_courses_page_may_call_from_an_allowed_origin() {
     let answer: Value = refused.json().await.unwrap();
     assert_eq!(answer["status"], 500, "the course's envelope: {answer}");
 }
+
+/// A course login is public by construction: however its kept copy is found, nothing a client
+/// presents as an API key reaches it, not even the text it was once kept under.
+#[tokio::test]
+async fn a_kept_course_login_is_never_found_by_an_api_key() {
+    use sha2::{Digest, Sha256};
+    let app = spawn_app().await;
+    let (user, password) = course_login(&app);
+    // A course call succeeds: its merchant is kept a moment.
+    let answer = create(&app, &course_body("kept-1"), &user, &password).await;
+    assert_eq!(answer["status"], 200, "{answer}");
+    let login_hash = hex::encode(Sha256::digest(format!("{user}:{password}")));
+    for forged in [login_hash.clone(), format!("legacy:{login_hash}")] {
+        let (code, message) = crate::helpers::error_of(
+            app.post_order_as(&forged, &crate::helpers::order_body("forged-1"))
+                .await,
+            401,
+        )
+        .await;
+        assert_eq!(code, "unauthorized");
+        assert_eq!(
+            message,
+            "the API key in the Authorization header is not valid"
+        );
+    }
+    assert_eq!(app.order_count(), 1);
+}
