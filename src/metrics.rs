@@ -77,7 +77,20 @@ pub struct Metrics {
     started_at: f64,
 }
 
-const HELP: [(&str, &str, &str); 12] = [
+const PAYMENT_BATCHES: &str = "payment_center_payment_batches_total";
+const PAYMENT_BATCH_PAYMENTS: &str = "payment_center_payment_batch_payments_total";
+
+const HELP: [(&str, &str, &str); 14] = [
+    (
+        PAYMENT_BATCHES,
+        "counter",
+        "Transactions of notified payments, by how they were written (alone, together, one_by_one after a failed batch)",
+    ),
+    (
+        PAYMENT_BATCH_PAYMENTS,
+        "counter",
+        "Notified payments written, by how their batch was written",
+    ),
     (
         HTTP_DURATIONS,
         "histogram",
@@ -283,6 +296,21 @@ impl Metrics {
         );
     }
 
+    /// A batch of notified payments written (`order_state::BatchWrite`), and how many it held:
+    /// payments ÷ batches is the group commit's batch size.
+    pub fn payment_batch(&self, written: &str, payments: usize) {
+        let mut registry = self.registry.lock().expect("metrics lock");
+        let pairs = labels(&[("written", written)]);
+        *registry
+            .counters
+            .entry((PAYMENT_BATCHES, pairs.clone()))
+            .or_insert(0) += 1;
+        *registry
+            .counters
+            .entry((PAYMENT_BATCH_PAYMENTS, pairs))
+            .or_insert(0) += payments as u64;
+    }
+
     pub fn transition(&self, to: &str) {
         self.increment("payment_center_order_transitions_total", &[("to", to)]);
     }
@@ -356,6 +384,10 @@ fn zeroed(registry: &mut Registry) {
             "payment_center_course_logins_total",
             &[("outcome", outcome)],
         );
+    }
+    for written in ["alone", "together", "one_by_one"] {
+        zero(PAYMENT_BATCHES, &[("written", written)]);
+        zero(PAYMENT_BATCH_PAYMENTS, &[("written", written)]);
     }
     for to in ["PAID", "CLOSED", "PAID_AFTER_CLOSE", "DUPLICATE_PAYMENT"] {
         zero("payment_center_order_transitions_total", &[("to", to)]);

@@ -54,7 +54,7 @@ pub async fn receive(
     };
     let recorded = state
         .payment_batches
-        .record(&state.pool, payment.clone())
+        .record(&state.pool, &state.metrics, payment.clone())
         .await;
     match recorded {
         Ok((outcome, changed)) => {

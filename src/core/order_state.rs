@@ -89,28 +89,58 @@ pub fn record_payment(conn: &mut AnyConnection, payment: &ReportedPayment) -> Re
     }
 }
 
+/// How a batch of payments was written: the operator's view of the group commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchWrite {
+    /// A payment with nothing queued beside it.
+    Alone,
+    /// Several in one transaction.
+    Together,
+    /// The batch's transaction failed and kept nothing; each payment was recorded alone.
+    OneByOne,
+}
+
+impl BatchWrite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchWrite::Alone => "alone",
+            BatchWrite::Together => "together",
+            BatchWrite::OneByOne => "one_by_one",
+        }
+    }
+}
+
 /// Records payments that arrived together (`core::payment_batches`) in one transaction, each
 /// one exactly as `record_payment` would: one answer per payment, in their order. Postgres
 /// then does the work of one transaction for all of them (four round trips, one commit).
 /// Should the batch fail (a repeat of a recorded transaction meets its key, the database
 /// refuses), nothing of it is kept and each payment is recorded alone; so is one whose order
 /// another payment of the batch already moves, after the batch.
-pub fn record_payments(conn: &mut AnyConnection, reported: &[ReportedPayment]) -> Vec<Recorded> {
+pub fn record_payments(
+    conn: &mut AnyConnection,
+    reported: &[ReportedPayment],
+) -> (Vec<Recorded>, BatchWrite) {
     if let [one] = reported {
-        return vec![record_payment(conn, one)];
+        return (vec![record_payment(conn, one)], BatchWrite::Alone);
     }
     match db::write_transaction_kept_plans(conn, |c| record_locked(c, reported)) {
-        Ok(results) => results
-            .into_iter()
-            .zip(reported)
-            .map(|(result, payment)| result.unwrap_or_else(|| record_payment(conn, payment)))
-            .collect(),
+        Ok(results) => (
+            results
+                .into_iter()
+                .zip(reported)
+                .map(|(result, payment)| result.unwrap_or_else(|| record_payment(conn, payment)))
+                .collect(),
+            BatchWrite::Together,
+        ),
         Err(e) => {
             log::info!(
                 "a batch of {} payments is recorded one by one: {e}",
                 reported.len()
             );
-            reported.iter().map(|p| record_payment(conn, p)).collect()
+            (
+                reported.iter().map(|p| record_payment(conn, p)).collect(),
+                BatchWrite::OneByOne,
+            )
         }
     }
 }

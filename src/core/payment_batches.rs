@@ -13,6 +13,7 @@
 use crate::channel::ReportedPayment;
 use crate::core::order_state::{self, Recorded, StateError};
 use crate::db::{self, Backend, DbError, DbPool};
+use crate::metrics::Metrics;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, Semaphore};
@@ -49,7 +50,12 @@ impl PaymentBatches {
     }
 
     /// Records `payment` with whatever else is queued; answers once it is committed.
-    pub async fn record(&self, pool: &DbPool, payment: ReportedPayment) -> Recorded {
+    pub async fn record(
+        &self,
+        pool: &DbPool,
+        metrics: &Arc<Metrics>,
+        payment: ReportedPayment,
+    ) -> Recorded {
         let (answer, mut answered) = oneshot::channel();
         self.lock_queue().push_back(Queued { payment, answer });
         loop {
@@ -68,9 +74,9 @@ impl PaymentBatches {
                     }
                     // A task of its own, holding the committer's place: the batch is recorded
                     // and answered even if this request is dropped meanwhile.
-                    let pool = pool.clone();
+                    let (pool, metrics) = (pool.clone(), metrics.clone());
                     let _ = tokio::spawn(async move {
-                        commit(&pool, batch).await;
+                        commit(&pool, &metrics, batch).await;
                         drop(permit);
                     })
                     .await;
@@ -94,18 +100,22 @@ impl PaymentBatches {
 }
 
 /// Records `batch` and answers each of its payments, from the database task itself.
-async fn commit(pool: &DbPool, batch: Vec<Queued>) {
+async fn commit(pool: &DbPool, metrics: &Metrics, batch: Vec<Queued>) {
     let (payments, answers): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|q| (q.payment, q.answer)).unzip();
+    let size = payments.len();
     // An answer dropped unsent (no connection, a failed task) reads as "not recorded".
-    let _ = db::run(pool, move |conn| {
-        let recorded = order_state::record_payments(conn, &payments);
+    let written = db::run(pool, move |conn| {
+        let (recorded, written) = order_state::record_payments(conn, &payments);
         for (answer, recorded) in answers.into_iter().zip(recorded) {
             let _ = answer.send(recorded);
         }
-        Ok::<(), DbError>(())
+        Ok::<_, DbError>(written)
     })
     .await;
+    if let Ok(written) = written {
+        metrics.payment_batch(written.as_str(), size);
+    }
 }
 
 fn answer_of(recorded: Result<Recorded, oneshot::error::RecvError>) -> Recorded {

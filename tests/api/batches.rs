@@ -4,7 +4,7 @@
 use crate::helpers::{spawn_app, TestApp};
 use crate::wechat_raw::notify_xml;
 use payment_center::channel::{ChannelId, PaymentSource, ReportedPayment};
-use payment_center::core::order_state::{self, PaymentOutcome, StateError};
+use payment_center::core::order_state::{self, BatchWrite, PaymentOutcome, StateError};
 
 const RETURN_URL: &str = "http://127.0.0.1:9/paid";
 
@@ -29,15 +29,31 @@ fn paid(out_trade_no: &str, transaction_id: &str, amount: i64) -> ReportedPaymen
 }
 
 fn record(app: &TestApp, batch: &[ReportedPayment]) -> Vec<Result<PaymentOutcome, String>> {
+    let (answers, written) = record_written(app, batch);
+    let expected = if batch.len() == 1 {
+        BatchWrite::Alone
+    } else {
+        BatchWrite::Together
+    };
+    assert_eq!(written, expected);
+    answers
+}
+
+fn record_written(
+    app: &TestApp,
+    batch: &[ReportedPayment],
+) -> (Vec<Result<PaymentOutcome, String>>, BatchWrite) {
     let mut conn = app.pool.get().unwrap();
-    order_state::record_payments(&mut conn, batch)
+    let (recorded, written) = order_state::record_payments(&mut conn, batch);
+    let answers = recorded
         .into_iter()
         .map(|r| match r {
             Ok((outcome, _)) => Ok(outcome),
             Err(StateError::Rejected(reason)) => Err(reason),
             Err(e) => panic!("the store failed: {e}"),
         })
-        .collect()
+        .collect();
+    (answers, written)
 }
 
 #[tokio::test]
@@ -96,7 +112,9 @@ async fn a_batch_holding_a_recorded_payment_keeps_nothing_and_records_each_alone
     );
     // The repeat meets the payment's key: the batch's transaction fails whole, then each
     // payment is recorded on its own.
-    let answers = record(&app, &[first, paid(&b, "4200000000202611260000000012", 1)]);
+    let (answers, written) =
+        record_written(&app, &[first, paid(&b, "4200000000202611260000000012", 1)]);
+    assert_eq!(written, BatchWrite::OneByOne);
     assert_eq!(
         answers,
         [
@@ -163,6 +181,22 @@ async fn many_concurrent_notifies_pay_every_order_once() {
         assert_eq!(answer.0, "SUCCESS", "{answer:?}");
     }
     assert_eq!(app.count("payments"), 24);
+    // Every notify's payment went through a batch, and the operator can tell how.
+    let text = crate::helpers::get_text(&app.client, &app.url("/metrics")).await;
+    let sum = |name: &str| -> u64 {
+        ["alone", "together", "one_by_one"]
+            .iter()
+            .map(|written| {
+                let series = format!("{name}{{written=\"{written}\"}} ");
+                text.lines()
+                    .find_map(|l| l.strip_prefix(series.as_str())?.parse::<u64>().ok())
+                    .unwrap_or_else(|| panic!("no series {series}"))
+            })
+            .sum()
+    };
+    assert_eq!(sum("payment_center_payment_batch_payments_total"), 48);
+    let batches = sum("payment_center_payment_batches_total");
+    assert!((1..=48).contains(&batches), "{batches} batches");
     for n in 0..24 {
         let id = format!("crowd-{n}");
         assert_eq!(app.get_order(&id).await["status"], "PAID", "{id}");
