@@ -383,9 +383,18 @@ where
 
 /// A Postgres statement whose text never changes, kept prepared per connection under the id
 /// `Id`. Diesel never keeps an insert of a struct prepared (it may write `DEFAULT` for an
-/// absent value, so it cannot know the text is fixed); where every value is bound
-/// (`treat_none_as_null`), it is, and the statement is parsed and planned once per connection
-/// instead of on every call.
+/// absent value, so it cannot know the text is fixed); where every value is bound, it is, and
+/// the statement is parsed and planned once per connection instead of on every call.
+///
+/// Every value bound means `treat_none_as_default_value = false` on the `Insertable`
+/// (`treat_none_as_null` is `AsChangeset`'s: an insert ignores it). A text that varies would
+/// run under the first one prepared: Postgres refuses the binds, and the write fails
+/// (`tests/api/orders.rs`, orders with and without a success_url, guards this).
+///
+/// Only when loaded (`get_result`, `load`): diesel then holds the statement itself. `execute`
+/// hands it a reference, and a reference's check for caching walks the inner insert, which
+/// refuses (seen in Postgres's statement log as `execute <unnamed>`); a kept insert without a
+/// result returns a column to be loaded instead.
 pub struct KeptPrepared<Q, Id>(Q, std::marker::PhantomData<Id>);
 
 impl<Q, Id> KeptPrepared<Q, Id> {

@@ -388,3 +388,27 @@ async fn orders_are_listed_newest_first_page_by_page() {
         assert_eq!((code.as_str(), got.as_str()), ("invalid_request", message), "{query}");
     }
 }
+
+/// The order insert is kept prepared on Postgres: orders with and without their optional
+/// fields, one after the other on the same pooled connections, are all written.
+#[tokio::test]
+async fn orders_with_and_without_a_success_url_alternate() {
+    let app = spawn_app().await;
+    for n in 0..12 {
+        let mut body = order_body(&format!("alt-{n}"));
+        if n % 2 == 1 {
+            body["success_url"] = json!(format!("http://localhost:8088/orders/done?o={n}"));
+        }
+        let response = app.post_order(&body).await;
+        let status = response.status().as_u16();
+        let order: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "order {n}: {order}");
+        let expected = if n % 2 == 1 {
+            json!(format!("http://localhost:8088/orders/done?o={n}"))
+        } else {
+            Value::Null
+        };
+        assert_eq!(order["success_url"], expected, "order {n}");
+    }
+    assert_eq!(app.order_count(), 12);
+}
