@@ -1,5 +1,5 @@
 use super::schema::{webhook_attempts, webhook_events};
-use super::AnyConnection;
+use super::{AnyConnection, KeptPrepared};
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -46,8 +46,10 @@ pub struct NewWebhookEvent {
     pub endpoint_id: Option<String>,
 }
 
+/// Absent values are bound as NULL (the columns' default), so the insert's text is fixed and
+/// kept prepared on Postgres (`db::KeptPrepared`).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = webhook_attempts)]
+#[diesel(table_name = webhook_attempts, treat_none_as_default_value = false)]
 pub struct WebhookAttempt {
     pub event_id: String,
     pub attempt: i32,
@@ -234,12 +236,25 @@ pub fn finish_attempt(
         ))
         .execute(conn)?;
     if updated == 1 {
-        diesel::insert_into(webhook_attempts::table)
-            .values(attempt)
-            .execute(conn)?;
+        let insert = diesel::insert_into(webhook_attempts::table).values(attempt);
+        match conn {
+            // A load, not `execute`: see `KeptPrepared`.
+            AnyConnection::Postgresql(pg) => {
+                KeptPrepared::<_, InsertWebhookAttempt>::new(
+                    insert.returning(webhook_attempts::attempt),
+                )
+                .get_result::<i32>(pg)?;
+            }
+            _ => {
+                insert.execute(conn)?;
+            }
+        }
     }
     Ok(updated == 1)
 }
+
+/// The insert of a `WebhookAttempt`, kept prepared: one per delivery attempt.
+struct InsertWebhookAttempt;
 
 pub fn attempt_count(conn: &mut AnyConnection, event_id: &str) -> QueryResult<i64> {
     webhook_attempts::table
