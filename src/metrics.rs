@@ -4,7 +4,6 @@
 //! builds: channel clients, the cache, the workers), so two instances in one process count
 //! apart.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -27,9 +26,9 @@ struct Registry {
     histograms: BTreeMap<(&'static str, String), Histogram>,
     /// Every request passes here: keyed by what it already holds (no label is formatted
     /// until a scrape), (route pattern, method, status) → count.
-    http_requests: HashMap<(Cow<'static, str>, &'static str, u16), u64>,
+    http_requests: HashMap<(&'static str, &'static str, u16), u64>,
     /// route pattern → time to answer.
-    http_durations: HashMap<Cow<'static, str>, Histogram>,
+    http_durations: HashMap<&'static str, Histogram>,
 }
 
 const HTTP_REQUESTS: &str = "payment_center_http_requests_total";
@@ -269,18 +268,12 @@ impl Metrics {
     /// One answered request: counted by route, method and status, and timed by route, under
     /// one short lock (it is on every request's path: a route known at build time is not even
     /// copied).
-    pub fn http_request(
-        &self,
-        route: Cow<'static, str>,
-        method: &str,
-        status: u16,
-        took: Duration,
-    ) {
+    pub fn http_request(&self, route: &'static str, method: &str, status: u16, took: Duration) {
         let method = method_label(method);
         let mut registry = self.registry.lock().expect("metrics lock");
         *registry
             .http_requests
-            .entry((route.clone(), method, status))
+            .entry((route, method, status))
             .or_insert(0) += 1;
         registry
             .http_durations
@@ -455,9 +448,9 @@ mod tests {
     fn requests_are_counted_by_route_method_and_status() {
         let metrics = Metrics::default();
         for status in [200, 200, 404] {
-            metrics.http_request("/v1/orders".into(), "GET", status, Duration::from_millis(3));
+            metrics.http_request("/v1/orders", "GET", status, Duration::from_millis(3));
         }
-        metrics.http_request("/v1/orders".into(), "BREW", 405, Duration::from_millis(1));
+        metrics.http_request("/v1/orders", "BREW", 405, Duration::from_millis(1));
         let text = metrics.render(None);
         assert!(text.contains(
             "payment_center_http_requests_total{route=\"/v1/orders\",method=\"GET\",status=\"200\"} 2\n"

@@ -110,7 +110,7 @@ pub async fn observe(
             .app_data::<crate::http::RoutePattern>()
             .map_or("unmatched", |pattern| pattern.0);
         state.metrics.http_request(
-            route.into(),
+            route,
             request.method().as_str(),
             response.status().as_u16(),
             started.elapsed(),

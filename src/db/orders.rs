@@ -35,8 +35,9 @@ pub struct Order {
 
 /// `treat_none_as_default_value = false`: an absent `success_url` is bound as NULL (its
 /// column's default) instead of written as `DEFAULT`, so the insert's text is always the same
-/// and Postgres keeps it prepared. Written as `DEFAULT` only when absent, it was parsed and planned again
-/// on every order (profiled: the parser and planner were a tenth of Postgres's CPU per order).
+/// and Postgres keeps it prepared. Written as `DEFAULT` only when absent, it was parsed and
+/// planned again on every order (profiled: the parser and planner were a tenth of Postgres's
+/// CPU per order).
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = orders, treat_none_as_default_value = false)]
 pub struct NewOrder {
